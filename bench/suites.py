@@ -1,0 +1,85 @@
+"""Suites: named, versioned lists of problem ids x seeds x budgets.
+
+A leaderboard row is valid only for the suite version it ran on: change a suite's items and you
+must bump its ``version``. Seeds: each item runs ``seeds`` run seeds 0..seeds-1 on each instance
+seed; the init seed equals the run seed (SPEC.md 0.4 keeps them independent streams).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteItem:
+    """Runs of one problem: ``seeds`` run seeds on each instance seed, with an optional budget
+    (sample gradients; None = the problem's default) and a per-run time limit in seconds."""
+
+    problem: str
+    seeds: int = 4
+    instance_seeds: tuple[int, ...] = (0,)
+    budget: int | None = None
+    time_limit: float = 300.0
+
+    def seed_triples(self) -> list[tuple[int, int, int]]:
+        """(instance_seed, init_seed, run_seed) for every run of the item."""
+        return [(i, s, s) for i in self.instance_seeds for s in range(self.seeds)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    name: str
+    version: str
+    description: str
+    items: tuple[SuiteItem, ...]
+
+    @property
+    def n_runs(self) -> int:
+        return sum(len(item.seed_triples()) for item in self.items)
+
+
+SUITES: dict[str, Suite] = {}
+
+
+def register_suite(suite: Suite) -> Suite:
+    if suite.name in SUITES:
+        raise ValueError(f"suite {suite.name!r} is already defined")
+    SUITES[suite.name] = suite
+    return suite
+
+
+class UnknownSuiteError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def get_suite(name: str) -> Suite:
+    if name not in SUITES:
+        close = difflib.get_close_matches(name, list(SUITES), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise UnknownSuiteError(f"unknown suite {name!r}.{hint} Suites: {', '.join(sorted(SUITES))}")
+    return SUITES[name]
+
+
+register_suite(Suite(
+    name="smoke",
+    version="1",
+    description="Seconds: the 2-D toy and the small quadratic saddle, 2 seeds, small budgets (tests).",
+    items=(
+        SuiteItem("reddi2d:canonical", seeds=2, budget=40_000, time_limit=60),
+        SuiteItem("quad-saddle:small", seeds=2, budget=40_000, time_limit=60),
+    ),
+))
+
+register_suite(Suite(
+    name="quick",
+    version="1",
+    description="About a minute on 2 cores: the 2-D toy, quadratic saddles up to d=1000, 4 seeds.",
+    items=(
+        SuiteItem("reddi2d:canonical", seeds=4, budget=200_000, time_limit=120),
+        SuiteItem("quad-saddle:small", seeds=4, budget=200_000, time_limit=120),
+        SuiteItem("quad-saddle:medium", seeds=2, budget=200_000, time_limit=120),
+        SuiteItem("quad-saddle:large", seeds=2, budget=200_000, time_limit=120),
+    ),
+))

@@ -1,0 +1,27 @@
+r"""Adam (SPEC.md B6; ``torch.optim.Adam``):
+:math:`m_t=\beta_1 m_{t-1}+(1-\beta_1)g_t,\ v_t=\beta_2 v_{t-1}+(1-\beta_2)g_t^2,\
+w \leftarrow w-\eta\,\hat m_t/(\sqrt{\hat v_t}+\epsilon)` with bias corrections.
+
+Reference: Kingma & Ba, ICLR 2015; Staib et al., ICML 2019 (adaptive methods escape saddles).
+"""
+
+import torch
+
+from optimizers.base import Entry
+
+ENTRY = Entry(
+    name="adam",
+    optimizer=torch.optim.Adam,
+    defaults={"lr": 1e-3},
+    family_hparams={
+        "reddi2d": {"lr": 1e-3},
+        "quad-saddle": {"lr": 1e-3},
+    },
+    summary="Adam with bias correction (torch.optim.Adam).",
+    authors="Kingma, Ba",
+    paper="Adam: A method for stochastic optimization. ICLR 2015",
+    url="https://arxiv.org/abs/1412.6980",
+    license="BSD-3-Clause (PyTorch)",
+    spec_section="B6",
+    elementwise=True,
+)

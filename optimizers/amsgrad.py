@@ -1,0 +1,26 @@
+r"""AMSGrad in the torch form (SPEC.md B8; ``torch.optim.Adam(amsgrad=True)``): Adam with
+:math:`v^{max}_t=\max(v^{max}_{t-1}, v_t)` in the denominator.
+
+Reference: Reddi, Kale, Kumar, "On the convergence of Adam and beyond", ICLR 2018.
+"""
+
+import torch
+
+from optimizers.base import Entry
+
+ENTRY = Entry(
+    name="amsgrad",
+    optimizer=torch.optim.Adam,
+    defaults={"lr": 1e-3, "amsgrad": True},
+    family_hparams={
+        "reddi2d": {"lr": 1e-3, "amsgrad": True},
+        "quad-saddle": {"lr": 1e-3, "amsgrad": True},
+    },
+    summary="AMSGrad (torch.optim.Adam with amsgrad=True).",
+    authors="Reddi, Kale, Kumar",
+    paper="On the convergence of Adam and beyond. ICLR 2018",
+    url="https://openreview.net/forum?id=ryQu7f-RZ",
+    license="BSD-3-Clause (PyTorch)",
+    spec_section="B8",
+    elementwise=True,
+)

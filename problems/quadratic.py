@@ -1,0 +1,305 @@
+"""Embedded quadratic saddles (SPEC.md A1): the 2-D Reddi toy and its d-dimensional version.
+
+References: Wang, Lin, Abernethy, "Escaping saddle points faster with stochastic momentum",
+ICLR 2020, eq. (3); Reddi et al., AISTATS 2018; Staib et al., ICML 2019.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.optimize import brentq
+
+from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, haar_orthogonal, rng
+from .registry import register
+
+
+def _pow9(w: torch.Tensor) -> torch.Tensor:
+    """w**9 by repeated multiplication (about 7x faster than pow)."""
+    w2 = w * w
+    w4 = w2 * w2
+    return w4 * w4 * w
+
+
+def draw_indices(generator: torch.Generator, count: int, n: int, batch: int) -> torch.Tensor:
+    """Minibatch indices for ``count`` calls: iid uniform with replacement, shape (count, batch)."""
+    return torch.randint(n, (count, batch), generator=generator, device=generator.device)
+
+
+# ---------------------------------------------------------------------------------------------
+@register
+class Reddi2D(Problem):
+    r"""The 2-D toy saddle of Wang et al. (SPEC.md A1.1, A1.2).
+
+    .. math::
+        f(w) = \frac1n \sum_{i=1}^n \tfrac12 w^\top H w + b_i^\top w + \|w\|_{10}^{10},
+        \quad H = \mathrm{diag}(1, -0.1),\ b_i \sim \mathcal N(0, \mathrm{diag}(0.1, 0.001)),\ n = 10.
+
+    One oracle call is :math:`\nabla f_i(w) = Hw + b_i + 10 w^{\circ 9}` for a uniform index i.
+
+    Sizes:
+        canonical: the b_i are centered, so the saddle is exactly w_s = 0 with f_s = 0,
+            lambda_min = -0.1 and f* = -0.04 * 10**-0.5 (SPEC.md A1.2). Start: w_0 = 0.
+        paper: the paper's uncentered draws; w_0 = 0 is near, not at, the saddle, whose exact
+            location comes from the roots of the separable stationarity equations (A1.1).
+    """
+
+    family = "reddi2d"
+    sizes = {"canonical": {"centered": True}, "paper": {"centered": False}}
+    options = {"init_delta": 0.0}
+    reference = "Wang, Lin, Abernethy, ICLR 2020, eq. (3); Reddi et al., AISTATS 2018"
+    spec_section = "A1.1, A1.2"
+
+    H_DIAG = (1.0, -0.1)
+    B_VARIANCE = (0.1, 0.001)
+
+    def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
+        super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
+        centered = self.sizes[size]["centered"]
+        self.dim, self.n, self.batch_size = 2, 10, 1
+        b = rng(self.instance_seed, INSTANCE_STREAM).standard_normal((self.n, 2)) * np.sqrt(self.B_VARIANCE)
+        if centered:
+            b = b - b.mean(axis=0)
+        self._b_np = b
+        self.b = self.tensor(b)
+        self.b_mean = self.b.mean(dim=0)
+        self.h = self.tensor(self.H_DIAG)
+        self.eps_g, self.eps_h = 5e-3, 1e-2
+        self.budget = 400_000
+        self.per_sample_grad_zero_at_saddle = False
+        if centered:
+            w_s, lam = np.zeros(2), -0.1
+            self.f_star = -0.04 * 10 ** -0.5
+        else:
+            w_s, lam, self.f_star = self._paper_saddle(b.mean(axis=0))
+        point = self.tensor(w_s)
+        value = float(self.loss(point))
+        self.saddle = Saddle(point, value, lam, escape_delta=0.5 * (value - self.f_star))
+        # CNC constant E_i <grad f_i(w_s), e_2>^2: the variance of the b_i along e_2 (+ mean^2).
+        grads = (np.asarray(self.H_DIAG) * w_s + b + 10 * w_s ** 9)[:, 1]
+        self.cnc_gamma = float(np.mean(grads ** 2))
+
+    def _paper_saddle(self, b_mean: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Exact saddle of the uncentered instance and f* from the real roots (SPEC.md A1.1)."""
+        def real_roots(lam: float, bj: float) -> np.ndarray:
+            # d/dw [lam/2 w^2 + bj w + w^10] = 10 w^9 + lam w + bj
+            coeffs = np.zeros(10)
+            coeffs[0], coeffs[8], coeffs[9] = 10.0, lam, bj
+            roots = np.roots(coeffs)
+            return np.sort(roots[np.abs(roots.imag) < 1e-9].real)
+
+        r1 = real_roots(1.0, b_mean[0])
+        r2 = real_roots(-0.1, b_mean[1])
+        if len(r2) != 3:
+            raise ValueError(f"reddi2d:paper instance {self.instance_seed} has no saddle "
+                             f"(|mean b_2| = {abs(b_mean[1]):.4f} >= 0.038); use another instance seed")
+        w_s = np.array([r1[0], r2[1]])
+        lam_min = -0.1 + 90 * w_s[1] ** 8
+        f_star = 0.0
+        for lam, bj, roots in ((1.0, b_mean[0], r1), (-0.1, b_mean[1], r2)):
+            f_star += min(0.5 * lam * r ** 2 + bj * r + r ** 10 for r in roots)
+        return w_s, float(lam_min), float(f_star)
+
+    # exact objective
+    def loss(self, w):
+        return 0.5 * (self.h * w * w).sum() + self.b_mean @ w + (_pow9(w) * w).sum()
+
+    def grad(self, w):
+        return self.h * w + self.b_mean + 10 * _pow9(w)
+
+    def hvp(self, w, v):
+        w2 = w * w
+        w4 = w2 * w2
+        return (self.h + 90 * w4 * w4) * v
+
+    def hessian(self, w):
+        w2 = w * w
+        w4 = w2 * w2
+        return torch.diag(self.h + 90 * w4 * w4)
+
+    # stochastic oracle: one index per call
+    def draw(self, generator, count):
+        return draw_indices(generator, count, self.n, self.batch_size)
+
+    def sample_loss_grad(self, w, sample):
+        b = self.b[sample].mean(dim=0)
+        w9 = _pow9(w)
+        loss = 0.5 * (self.h * w * w).sum() + b @ w + (w9 * w).sum()
+        return loss, self.h * w + b + 10 * w9
+
+    def sample_hvp(self, w, v, sample):
+        return self.hvp(w, v)  # the Hessian is the same for every i
+
+    def initial_point(self, init_seed):
+        w0 = np.zeros(2)
+        delta = float(self.option_values["init_delta"])
+        if delta:
+            w0 = w0 + delta * rng(init_seed, INIT_STREAM).standard_normal(2)
+        return self.tensor(w0)
+
+
+# ---------------------------------------------------------------------------------------------
+NOISE_PRESETS = {  # (sigma_+^2, sigma_-^2), SPEC.md A1.3
+    "aniso": (0.1, 1e-3),
+    "iso": (0.1, 0.1),
+    "hard": (0.1, 1e-5),
+    "cnc0": (0.1, 0.0),
+}
+
+
+@register
+class QuadSaddle(Problem):
+    r"""The d-dimensional embedded quadratic saddle (SPEC.md A1.3).
+
+    .. math::
+        F(w;\zeta) = \tfrac12 u^\top\Lambda u + \sum_j u_j^p + (Q D^{1/2}\zeta)^\top w,
+        \quad u = Q^\top w,\ \zeta\sim\mathcal N(0, I_d),
+
+    with :math:`\Lambda = \mathrm{diag}(1,\dots,1,-\mu,\dots,-\mu)` (k negative directions),
+    :math:`D = \mathrm{diag}(\sigma_+^2,\dots,\sigma_-^2,\dots)` and Q = I or Haar-random.
+    f = E F has its strict saddle at 0 (f_s = 0, lambda_min = -mu) and 2^k global minima with
+    f* = -k c_p, :math:`c_p = \mu\frac{p-2}{2p}(\mu/p)^{2/(p-2)}`.
+
+    One oracle call is one noise draw (population; ``batch`` draws averaged cost ``batch``).
+    With option ``n`` it is a finite sum of n centered draws and one call is one index.
+
+    Options: noise (aniso | iso | hard | cnc0: sigma_-^2 = 1e-3, 1e-1, 1e-5, 0),
+    rotate (Haar Q, d <= 2000), spectrum (flat | logspaced positive eigenvalues in [0.1, 1]),
+    mu, p, n (finite sum), batch, init_delta.
+    """
+
+    family = "quad-saddle"
+    sizes = {
+        "small": {"d": 10, "k": 1, "budget": 1_000_000},
+        "medium": {"d": 100, "k": 5, "budget": 1_000_000},
+        "large": {"d": 1000, "k": 10, "budget": 2_000_000},
+        "xl": {"d": 10_000, "k": 10, "budget": 2_000_000},
+        "xxl": {"d": 100_000, "k": 10, "budget": 2_000_000},
+    }
+    options = {"noise": "aniso", "rotate": False, "spectrum": "flat", "mu": 0.1, "p": 10,
+               "n": None, "batch": 1, "init_delta": 0.0}
+    reference = "Wang et al. ICLR 2020 (2-D toy); SPEC.md A1.3 generalization"
+    spec_section = "A1.3"
+
+    ETA_REFERENCE = 5e-4  # step size at which eps_g is 3x the SGD noise floor
+    MAX_ROTATED_DIM = 2000
+
+    def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
+        super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
+        o = self.option_values
+        d, k = self.sizes[size]["d"], self.sizes[size]["k"]
+        if o["noise"] not in NOISE_PRESETS:
+            raise ValueError(f"quad-saddle noise must be one of {sorted(NOISE_PRESETS)}, got {o['noise']!r}")
+        mu, p = float(o["mu"]), int(o["p"])
+        if mu <= 0 or p < 4 or p % 2:
+            raise ValueError(f"quad-saddle needs mu > 0 and an even p >= 4, got mu={mu}, p={p}")
+        if o["rotate"] and d > self.MAX_ROTATED_DIM:
+            raise ValueError(f"quad-saddle:{size} has d={d}; rotate=true is supported up to "
+                             f"d={self.MAX_ROTATED_DIM} (a dense Haar rotation); use rotate=false")
+        self.dim, self.k, self.mu, self.p = d, k, mu, p
+        self.batch_size = int(o["batch"])
+        gen = rng(self.instance_seed, INSTANCE_STREAM)
+        if o["spectrum"] == "flat":
+            lam_pos = np.ones(d - k)
+        elif o["spectrum"] == "logspaced":
+            lam_pos = np.logspace(-1, 0, d - k)
+        else:
+            raise ValueError(f"quad-saddle spectrum must be 'flat' or 'logspaced', got {o['spectrum']!r}")
+        var_pos, var_neg = NOISE_PRESETS[o["noise"]]
+        lam = np.concatenate([lam_pos, -mu * np.ones(k)])
+        noise_var = np.concatenate([var_pos * np.ones(d - k), var_neg * np.ones(k)])
+        self.lam = self.tensor(lam)
+        self.noise_std = self.tensor(np.sqrt(noise_var))
+        self.Q = self.tensor(haar_orthogonal(gen, d)) if o["rotate"] else None
+        self.n = None if o["n"] is None else int(o["n"])
+        if self.n is not None:
+            zeta = gen.standard_normal((self.n, d))
+            zeta -= zeta.mean(axis=0)
+            self.zeta = self.tensor(zeta)
+            self._noise_var_neg = float(np.mean(zeta[:, d - k:] ** 2) * var_neg)
+        self.eps_g = max(5e-3, 3 * math.sqrt(self.ETA_REFERENCE * float(np.sum(lam_pos * var_pos)) / 2))
+        self.eps_h = 0.1 * mu
+        self.budget = self.sizes[size]["budget"]
+        c_p = mu * (p - 2) / (2 * p) * (mu / p) ** (2 / (p - 2))
+        self.u_star = (mu / p) ** (1 / (p - 2))
+        self.f_star = -k * c_p
+        self.saddle = Saddle(torch.zeros(d, dtype=dtype, device=self.device), 0.0, -mu,
+                             escape_delta=0.5 * k * c_p)
+        self.cnc_gamma = var_neg if self.n is None else self._noise_var_neg
+        # escape radius R on one negative direction: -mu r^2/2 + r^p = -c_p/2 (SPEC.md C5.2)
+        self.escape_radius = float(brentq(lambda r: -mu * r * r / 2 + r ** p + c_p / 2, 1e-12, self.u_star))
+        self.per_sample_grad_zero_at_saddle = var_neg == 0.0
+
+    # rotation helpers: u = Q^T w, back = Q u
+    def _to_u(self, w):
+        return w if self.Q is None else self.Q.T @ w
+
+    def _from_u(self, u):
+        return u if self.Q is None else self.Q @ u
+
+    def _pow(self, u):
+        """(u^(p-1), u^p) elementwise."""
+        if self.p == 10:
+            u9 = _pow9(u)
+            return u9, u9 * u
+        up1 = u ** (self.p - 1)
+        return up1, up1 * u
+
+    def loss(self, w):
+        u = self._to_u(w)
+        _, up = self._pow(u)
+        return 0.5 * (self.lam * u * u).sum() + up.sum()
+
+    def grad(self, w):
+        u = self._to_u(w)
+        up1, _ = self._pow(u)
+        return self._from_u(self.lam * u + self.p * up1)
+
+    def _curvature(self, u):
+        return self.lam + self.p * (self.p - 1) * u ** (self.p - 2)
+
+    def hvp(self, w, v):
+        u = self._to_u(w)
+        return self._from_u(self._curvature(u) * self._to_u(v))
+
+    def hessian(self, w):
+        c = self._curvature(self._to_u(w))
+        if self.Q is None:
+            return torch.diag(c)
+        return (self.Q * c) @ self.Q.T
+
+    def draw(self, generator, count):
+        if self.n is not None:
+            return draw_indices(generator, count, self.n, self.batch_size)
+        return torch.randn(count, self.dim, generator=generator, dtype=self.dtype, device=generator.device)
+
+    def _noise(self, sample):
+        if self.n is not None:
+            zeta = self.zeta[sample].mean(dim=0)
+        else:
+            zeta = sample if self.batch_size == 1 else sample / math.sqrt(self.batch_size)
+        return self._from_u(self.noise_std * zeta)
+
+    def sample_loss_grad(self, w, sample):
+        u = self._to_u(w)
+        up1, up = self._pow(u)
+        noise = self._noise(sample)
+        loss = 0.5 * (self.lam * u * u).sum() + up.sum() + noise @ w
+        return loss, self._from_u(self.lam * u + self.p * up1) + noise
+
+    def sample_hvp(self, w, v, sample):
+        return self.hvp(w, v)  # the noise is linear in w: every sample has the same Hessian
+
+    def escaped(self, w, f):
+        """||P_-(w - w_s)|| >= R (SPEC.md C5.2): the f-level test of C5.1 is swamped at large d
+        by the noise energy of the d - k positive directions (0.12 > Delta_esc at d=1000)."""
+        return float(self._to_u(w)[self.dim - self.k:].norm()) >= self.escape_radius
+
+    def initial_point(self, init_seed):
+        w0 = np.zeros(self.dim)
+        delta = float(self.option_values["init_delta"])
+        if delta:
+            w0 = delta * rng(init_seed, INIT_STREAM).standard_normal(self.dim)
+        return self.tensor(w0)
