@@ -15,6 +15,7 @@ import difflib
 import importlib
 import importlib.util
 import inspect
+import math
 import pathlib
 import sys
 from typing import Any, Mapping
@@ -31,10 +32,19 @@ class EntryError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class EntryChoice:
-    """An entry plus the user's hyperparameter overrides (one point of a sweep)."""
+    """An entry plus the user's hyperparameter overrides (one point of a sweep).
+
+    ``source`` is the name the user gave (entry name, class path or file path); it is how a
+    worker process resolves the same choice again (see ``__reduce__``)."""
 
     entry: Entry
     overrides: Mapping[str, Any]
+    source: str = ""
+
+    def __reduce__(self):
+        # Classes loaded from user files live in synthetic modules that other processes
+        # cannot import: pickle the spec text and resolve it again on the other side.
+        return (_resolve_single, (format_spec(self.source or self.entry.name, self.overrides),))
 
     @property
     def label(self) -> str:
@@ -125,6 +135,7 @@ def resolve_entry(text: str, extra_hparams: str | None = None) -> list[EntryChoi
             if clash:
                 raise SpecError(f"{sorted(clash)} given both in brackets and in --hparams")
             overrides.update(extra)
+        _check_finite(overrides)
         points = expand_sweep(overrides)
     except SpecError as exc:
         raise EntryError(f"malformed optimizer spec {text!r}: {exc}") from None
@@ -138,7 +149,27 @@ def resolve_entry(text: str, extra_hparams: str | None = None) -> list[EntryChoi
         entry = _as_entry(_import_object(name), name)
     else:
         raise _unknown(name, entries)
-    return [EntryChoice(entry, point) for point in points]
+    return [EntryChoice(entry, point, name) for point in points]
+
+
+def _check_finite(values: Mapping[str, Any]) -> None:
+    def bad(v: Any) -> bool:
+        if isinstance(v, float):
+            return not math.isfinite(v)
+        if isinstance(v, (list, tuple)):
+            return any(bad(x) for x in v)
+        return False
+
+    for key, value in values.items():
+        if bad(value):
+            raise SpecError(f"hyperparameter {key}={value} is not a finite number")
+
+
+def _resolve_single(text: str) -> EntryChoice:
+    choices = resolve_entry(text)
+    if len(choices) != 1:
+        raise EntryError(f"{text!r} names {len(choices)} choices, expected one")
+    return choices[0]
 
 
 def build_optimizer(choice: EntryChoice, params: list[torch.Tensor], family: str) -> torch.optim.Optimizer:

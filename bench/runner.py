@@ -268,3 +268,28 @@ def task_key(task: RunTask) -> str:
 def as_dict(task: RunTask) -> dict[str, Any]:
     return {"entry": task.choice.label, "problem": task.problem, "instance_seed": task.instance_seed,
             "init_seed": task.init_seed, "run_seed": task.run_seed, "profile": task.profile.name}
+
+
+def failure_record(task: RunTask, status: str, message: str) -> RunRecord:
+    """A record for a run that produced none itself (its worker was killed or died)."""
+    from problems import canonical_id, make_problem
+
+    try:
+        problem = make_problem(task.problem, task.instance_seed)
+        info = {"problem": problem.id, "family": problem.family, "dim": problem.dim,
+                "eps_g": problem.eps_g, "eps_h": problem.eps_h,
+                "budget": int(task.budget or problem.budget), "saddle_value": problem.saddle.value,
+                "f_star": problem.f_star, "escape_delta": problem.saddle.escape_delta}
+    except Exception:
+        info = {"problem": canonical_id(task.problem), "family": task.problem.split(":")[0], "dim": 0}
+    entry = task.choice.entry
+    return RunRecord(
+        entry=task.choice.label, entry_name=entry.name, hparams=task.choice.hparams_for(info["family"]),
+        entry_source_hash=entry.source_hash(), oracle_class=entry.oracle_class,
+        instance_seed=task.instance_seed, init_seed=task.init_seed, run_seed=task.run_seed,
+        profile=task.profile.name, suite=task.suite, suite_version=task.suite_version,
+        status=status, message=message, wall_seconds=task.time_limit,
+        hardware={**fingerprint(task.profile.device), "profile": task.profile.name},
+        versions=versions(),
+        created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **info)

@@ -49,6 +49,8 @@ def parse_value(text: str) -> Any:
     text = text.strip()
     if text in _WORDS:
         return _WORDS[text]
+    if text.lower() in ("nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
+        return float(text)
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):

@@ -1,0 +1,315 @@
+"""The ``bench`` command line.
+
+    bench run --optimizer sgd-momentum            # the quick suite, table + comparison
+    bench run --optimizer torch.optim.Adam[lr=1e-3] --suite standard
+    bench run --optimizer my_opt.py:MyOpt --problem quad-saddle:medium --seeds 8
+    bench list problems | optimizers | suites | profiles
+    bench show --results bench-results
+    bench leaderboard build | serve
+
+Heavy modules (torch, pandas) are imported inside the commands so that ``bench --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pathlib
+import sys
+import warnings
+
+DEFAULT_RESULTS = "bench-results"
+ARCHIVE = pathlib.Path(__file__).resolve().parent.parent / "leaderboard" / "results"
+
+
+class CLIError(Exception):
+    """A user error: printed as one message, exit code 2."""
+
+
+# ----------------------------------------------------------------------------------- helpers
+def _fmt_calls(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:,.0f}" if x < 1e5 else f"{x:.3g}"
+
+
+def _fmt_s(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.2f}" if x < 100 else f"{x:.0f}"
+
+
+def results_table(table) -> str:
+    """Per (entry, problem) summary as text (one row each)."""
+    from tabulate import tabulate
+
+    rows = []
+    for r in table.itertuples():
+        ok = round(r.success_rate * r.runs)
+        rows.append([r.entry, r.problem, f"{ok}/{r.runs}",
+                     f"{_fmt_calls(r.calls_median)} [{_fmt_calls(r.calls_q25)}, {_fmt_calls(r.calls_q75)}]",
+                     f"{_fmt_s(r.seconds_median)} [{_fmt_s(r.seconds_q25)}, {_fmt_s(r.seconds_q75)}]",
+                     _fmt_calls(r.escape_median)])
+    headers = ["entry", "problem", "certified", "calls to SOSP: median [IQR]", "seconds: median [IQR]",
+               "escape calls (median)"]
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def comparison_table(table, highlight: set[str]) -> str | None:
+    """Problems x entries: median calls to SOSP (certified fraction); None if one entry only."""
+    from tabulate import tabulate
+
+    entries = sorted(set(table.entry))
+    if len(entries) < 2:
+        return None
+    cells = {(r.entry, r.problem): r for r in table.itertuples()}
+    rows = []
+    for problem in sorted(set(table.problem)):
+        row = [problem]
+        best = min((cells[e, problem].calls_median for e in entries
+                    if (e, problem) in cells and cells[e, problem].success_rate >= 0.5), default=None)
+        for e in entries:
+            r = cells.get((e, problem))
+            if r is None:
+                row.append("")
+                continue
+            mark = " *" if best is not None and r.success_rate >= 0.5 and r.calls_median == best else ""
+            row.append(f"{_fmt_calls(r.calls_median)} ({r.success_rate:.0%}){mark}")
+        rows.append(row)
+    headers = ["problem"] + [f">{e}<" if e in highlight else e for e in entries]
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _load_records(paths: list[pathlib.Path], suite: str | None, version: str | None):
+    from bench.records import ResultsStore
+
+    out = []
+    for path in paths:
+        store = ResultsStore(path)
+        for rec in store.iter_records():
+            if suite and (rec.suite != suite or (version and rec.suite_version != version)):
+                continue
+            out.append(rec)
+    return out
+
+
+# ----------------------------------------------------------------------------------- run
+def _build_tasks(args):
+    from bench.entries import resolve_entry
+    from bench.profiles import get_profile
+    from bench.runner import RunTask
+    from bench.suites import Suite, SuiteItem, get_suite
+    from problems import canonical_id
+
+    profile = get_profile(args.profile)
+    choices = []
+    for spec in args.optimizer or ["sgd-momentum"]:
+        choices.extend(resolve_entry(spec, args.hparams))
+    if args.problem:
+        items = tuple(SuiteItem(canonical_id(p), seeds=args.seeds or 4, budget=args.budget,
+                                time_limit=args.time_limit or 300.0) for p in args.problem)
+        suite = Suite("adhoc", "0", "problems given on the command line", items)
+    else:
+        suite = get_suite(args.suite)
+    tasks = []
+    for choice in choices:
+        for item in suite.items:
+            seeds = item.seed_triples()
+            if args.seeds and not args.problem:
+                seeds = [(i, s, s) for i in item.instance_seeds for s in range(args.seeds)]
+            for inst, init, run in seeds:
+                tasks.append(RunTask(choice, item.problem, inst, init, run, profile, suite.name,
+                                     suite.version, args.budget or item.budget,
+                                     args.time_limit or item.time_limit))
+    return suite, choices, tasks
+
+
+def cmd_run(args) -> int:
+    from bench.executors import pending, run_tasks, stderr_progress
+    from bench.records import ResultsStore
+    from leaderboard.aggregate import problem_table
+
+    suite, choices, tasks = _build_tasks(args)
+    root = pathlib.Path(args.results)
+    store = ResultsStore(root / suite.name)
+    store.check_writable()
+    todo = pending(tasks, store, args.force)
+    skipped = len(tasks) - len(todo)
+    labels = {c.label for c in choices}
+    print(f"suite {suite.name} v{suite.version}: {len(tasks)} runs of {', '.join(sorted(labels))} "
+          f"({skipped} already in {store.root}, {len(todo)} to run) on profile {args.profile}",
+          file=sys.stderr)
+    records = run_tasks(todo, store, executor=args.executor, workers=args.workers,
+                        progress=None if args.quiet else stderr_progress())
+    everything = _load_records([store.root], suite.name, suite.version)
+    mine = [r for r in everything if r.entry in labels]
+    print()
+    print(results_table(problem_table(mine)))
+    if not args.no_compare:
+        archive = [] if suite.name == "adhoc" else _load_records([ARCHIVE / suite.name], suite.name, suite.version)
+        others = [r for r in archive if r.entry not in labels]
+        comp = comparison_table(problem_table(mine + others + [r for r in everything if r.entry not in labels]),
+                                labels)
+        if comp:
+            print(f"\nComparison on suite {suite.name} v{suite.version} (median calls to SOSP, "
+                  f"certified fraction; * best; >you<):")
+            print(comp)
+    failures = [r for r in records if r.status in ("error", "timeout")]
+    for r in failures[:10]:
+        print(f"\n{r.status.upper()}: {r.entry} on {r.problem} (seed {r.run_seed}): "
+              f"{r.message.splitlines()[0] if r.message else ''}", file=sys.stderr)
+    if any(r.status == "error" for r in records):
+        print("\nsome runs failed with an error (see above); their records are stored and will "
+              "re-run next time", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ----------------------------------------------------------------------------------- list / show
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    if args.what == "problems":
+        from problems import families, make_problem
+
+        rows = []
+        for name, cls in families().items():
+            for size in cls.sizes:
+                if args.family and name != args.family:
+                    continue
+                try:
+                    p = make_problem(f"{name}:{size}")
+                    lam = p.saddle.lambda_min
+                    rows.append([p.id, p.dim, p.n if p.n is not None else "pop.", p.batch_size,
+                                 f"{p.eps_g:.3g}", f"{p.eps_h:.3g}", f"{p.budget:,}",
+                                 "-" if lam is None else f"{lam:.4g}",
+                                 "-" if p.f_star is None else f"{p.f_star:.4g}"])
+                except Exception as exc:  # list must not die on one broken family
+                    rows.append([f"{name}:{size}", "error", str(exc)[:60], "", "", "", "", "", ""])
+        print(tabulate(rows, headers=["id", "dim", "n", "batch", "eps_g", "eps_h", "budget",
+                                      "saddle lambda_min", "f*"], tablefmt="github", disable_numparse=True))
+    elif args.what == "optimizers":
+        from optimizers import BrokenEntry, discover
+
+        rows = []
+        for name, e in discover().items():
+            if isinstance(e, BrokenEntry):
+                rows.append([name, "BROKEN", "", "", e.error[:70]])
+            else:
+                rows.append([name, e.spec_section, e.oracle_class, "yes" if e.elementwise else "no",
+                             e.summary[:70]])
+        print(tabulate(rows, headers=["entry", "SPEC", "oracle", "elementwise", "summary"],
+                       tablefmt="github"))
+    elif args.what == "suites":
+        from bench.suites import SUITES
+
+        rows = [[s.name, s.version, len(s.items), s.n_runs, s.description] for s in SUITES.values()]
+        print(tabulate(rows, headers=["suite", "version", "problems", "runs per entry", "description"],
+                       tablefmt="github"))
+    elif args.what == "profiles":
+        from bench.profiles import PROFILES
+
+        rows = [[p.name, p.device, p.dtype, p.threads, p.description] for p in PROFILES.values()]
+        print(tabulate(rows, headers=["profile", "device", "dtype", "threads", "description"],
+                       tablefmt="github"))
+    return 0
+
+
+def cmd_show(args) -> int:
+    from leaderboard.aggregate import problem_table
+
+    root = pathlib.Path(args.results)
+    if not root.exists():
+        raise CLIError(f"results folder {str(root)!r} does not exist; run `bench run` first or pass "
+                       f"--results DIR")
+    records = _load_records([root], args.suite, None)
+    if args.entry:
+        records = [r for r in records if r.entry == args.entry or r.entry_name == args.entry]
+    if not records:
+        print(f"no records in {root}" + (f" for suite {args.suite}" if args.suite else ""))
+        return 0
+    by_suite: dict[tuple[str, str], list] = {}
+    for r in records:
+        by_suite.setdefault((r.suite, r.suite_version), []).append(r)
+    for (suite, version), recs in sorted(by_suite.items()):
+        print(f"\nsuite {suite} v{version}: {len(recs)} records")
+        print(results_table(problem_table(recs)))
+    return 0
+
+
+# ----------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench", description="SaddleBench: how fast do optimizers escape strict saddles?")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run optimizers on a suite and print the comparison",
+                         description="Run entries on a suite (default: quick) and print calls and "
+                                     "seconds to an (eps_g, eps_h)-SOSP.")
+    run.add_argument("-o", "--optimizer", action="append",
+                     help="entry name, torch.optim.Class, pkg.module:Class or file.py:Class, with "
+                          "optional [lr=0.01,...]; a list value sweeps ([lr=[1e-3,1e-2]]); "
+                          "repeatable (default: sgd-momentum)")
+    run.add_argument("--hparams", help="hyperparameters for every --optimizer, e.g. lr=0.01,momentum=0.9")
+    run.add_argument("-s", "--suite", default="quick", help="suite name (default: quick)")
+    run.add_argument("-p", "--problem", action="append",
+                     help="run these problem ids instead of a suite (repeatable)")
+    run.add_argument("--seeds", type=int, help="run seeds per problem (overrides the suite)")
+    run.add_argument("--budget", type=int, help="budget in sample gradients (overrides)")
+    run.add_argument("--time-limit", type=float, help="seconds per run (overrides)")
+    run.add_argument("--profile", default="cpu", help="hardware profile (bench list profiles)")
+    run.add_argument("--executor", default="local", choices=["local", "serial"])
+    run.add_argument("-j", "--workers", type=int, help="worker processes (default: cores)")
+    run.add_argument("--results", default=DEFAULT_RESULTS, help=f"results folder (default: {DEFAULT_RESULTS})")
+    run.add_argument("--force", action="store_true", help="re-run runs already in the store")
+    run.add_argument("--no-compare", action="store_true", help="do not print the comparison")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="list problems, optimizers, suites or profiles")
+    lst.add_argument("what", choices=["problems", "optimizers", "suites", "profiles"])
+    lst.add_argument("--family", help="only this problem family")
+    lst.set_defaults(func=cmd_list)
+
+    show = sub.add_parser("show", help="summarize a results store")
+    show.add_argument("--results", default=DEFAULT_RESULTS)
+    show.add_argument("--suite")
+    show.add_argument("--entry")
+    show.set_defaults(func=cmd_show)
+
+    try:
+        from leaderboard.cli import add_commands
+    except ImportError:
+        add_commands = None
+    if add_commands is not None:
+        lb = sub.add_parser("leaderboard", help="build or preview the leaderboard website")
+        add_commands(lb.add_subparsers(dest="leaderboard_command", required=True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from bench.entries import EntryError
+    from bench.profiles import ProfileError
+    from bench.records import StoreError
+    from bench.spec import SpecError
+    from bench.suites import UnknownSuiteError
+    from problems import UnknownProblemError
+
+    user_errors = (CLIError, EntryError, ProfileError, StoreError, SpecError, UnknownSuiteError,
+                   UnknownProblemError)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            return int(args.func(args) or 0)
+    except user_errors as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; the runs finished so far are stored", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Executors: run many tasks, append each record to the store as soon as it exists.
+
+* ``serial``: in this process (a hang in Python code is interrupted by SIGALRM);
+* ``local`` (default): a pool of worker processes, one thread each. The parent enforces each
+  run's time limit from outside: a worker that overruns (a hang in C code, an infinite loop that
+  ignores signals) is killed and replaced, and the run is recorded as ``timeout``. A worker that
+  dies (segfault, out of memory) gives an ``error`` record; the other runs go on.
+
+Resumable: tasks whose key is already in the store are skipped unless ``force``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import multiprocessing.connection
+import os
+import sys
+import time
+from typing import Callable, Sequence
+
+from bench.records import ResultsStore, RunRecord
+from bench.runner import RunTask, execute, failure_record, task_key
+
+KILL_GRACE = 60.0  # seconds past a run's limit before its worker is killed
+
+Progress = Callable[[RunTask, RunRecord, int, int], None]
+
+
+def pending(tasks: Sequence[RunTask], store: ResultsStore, force: bool = False) -> list[RunTask]:
+    """Tasks not yet in the store (all of them with ``force``)."""
+    if force:
+        return list(tasks)
+    done = store.keys()
+    return [t for t in tasks if task_key(t) not in done]
+
+
+def run_serial(tasks: Sequence[RunTask], store: ResultsStore, progress: Progress | None = None) -> list[RunRecord]:
+    out = []
+    for i, task in enumerate(tasks, 1):
+        rec = execute(task)
+        store.append(rec)
+        out.append(rec)
+        if progress:
+            progress(task, rec, i, len(tasks))
+    return out
+
+
+def _worker(conn) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        try:
+            conn.send(("ok", execute(task)))
+        except BaseException as exc:  # execute() records entry failures itself; this is a harness bug
+            conn.send(("crash", f"{type(exc).__name__}: {exc}"))
+
+
+class _Slot:
+    def __init__(self, ctx):
+        self.parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: RunTask | None = None
+        self.deadline = 0.0
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5)
+        self.parent.close()
+
+
+def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None = None,
+              progress: Progress | None = None) -> list[RunRecord]:
+    """Run ``tasks`` on a pool of ``workers`` processes (default: the number of cores)."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    if not tasks:
+        return []
+    ctx = mp.get_context("spawn")
+    queue = list(tasks)[::-1]
+    slots = [_Slot(ctx) for _ in range(workers)]
+    out: list[RunRecord] = []
+
+    def finish(slot: _Slot, rec: RunRecord) -> None:
+        store.append(rec)
+        out.append(rec)
+        if progress:
+            progress(slot.task, rec, len(out), len(tasks))
+        slot.task = None
+
+    try:
+        while queue or any(s.task for s in slots):
+            for i, slot in enumerate(slots):
+                if slot.task is None and queue:
+                    slot.task = queue.pop()
+                    slot.deadline = time.monotonic() + slot.task.time_limit + KILL_GRACE
+                    slot.parent.send(slot.task)
+            busy = [s for s in slots if s.task is not None]
+            ready = mp.connection.wait([s.parent for s in busy], timeout=0.5)
+            for slot in busy:
+                if slot.parent in ready:
+                    try:
+                        kind, payload = slot.parent.recv()
+                    except (EOFError, OSError):
+                        code = slot.proc.exitcode
+                        finish(slot, failure_record(slot.task, "error",
+                                                    f"worker process died (exit code {code}): "
+                                                    f"crash or out of memory in the entry or problem"))
+                        slots[slots.index(slot)] = _Slot(ctx)
+                        continue
+                    if kind == "ok":
+                        finish(slot, payload)
+                    else:
+                        finish(slot, failure_record(slot.task, "error", f"harness error: {payload}"))
+                elif time.monotonic() > slot.deadline:
+                    task = slot.task
+                    slot.kill()
+                    new = _Slot(ctx)
+                    slots[slots.index(slot)] = new
+                    new.task = task
+                    finish(new, failure_record(task, "timeout",
+                                               f"killed after {task.time_limit + KILL_GRACE:.0f} s: "
+                                               f"the entry's step hangs and ignores interrupts"))
+    finally:
+        for slot in slots:
+            try:
+                slot.parent.send(None)
+            except (OSError, ValueError):
+                pass
+        for slot in slots:
+            slot.proc.join(timeout=5)
+            if slot.proc.is_alive():
+                slot.kill()
+    return out
+
+
+def run_tasks(tasks: Sequence[RunTask], store: ResultsStore, *, executor: str = "local",
+              workers: int | None = None, progress: Progress | None = None) -> list[RunRecord]:
+    """Run ``tasks`` with the named executor; records are appended to ``store`` one by one."""
+    if executor == "serial" or (workers == 1 and executor == "local"):
+        return run_serial(tasks, store, progress)
+    if executor == "local":
+        return run_local(tasks, store, workers, progress)
+    raise ValueError(f"unknown executor {executor!r}; choose 'local' or 'serial'")
+
+
+def stderr_progress(total_hint: int | None = None) -> Progress:
+    """A progress printer: a rewriting line on a terminal, one line per run otherwise."""
+    start = time.monotonic()
+    tty = sys.stderr.isatty()
+
+    def show(task: RunTask, rec: RunRecord, done: int, total: int) -> None:
+        from bench.runner import summary_line
+
+        elapsed = time.monotonic() - start
+        eta = elapsed / done * (total - done)
+        bar_len = 24
+        filled = int(bar_len * done / total)
+        bar = "#" * filled + "." * (bar_len - filled)
+        msg = (f"[{bar}] {done}/{total} {elapsed:5.0f}s eta {eta:4.0f}s  "
+               f"{rec.entry} {rec.problem} seed {rec.run_seed}: {summary_line(rec)}")
+        if tty:
+            sys.stderr.write("\r\033[K" + msg[:160])
+            if done == total:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write(msg + "\n")
+        sys.stderr.flush()
+
+    return show

@@ -1,0 +1,1 @@
+"""SaddleBench leaderboard: committed results, aggregation, scoring and the static site."""
