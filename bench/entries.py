@@ -149,7 +149,27 @@ def resolve_entry(text: str, extra_hparams: str | None = None) -> list[EntryChoi
         entry = _as_entry(_import_object(name), name)
     else:
         raise _unknown(name, entries)
+    _lint(entry)
     return [EntryChoice(entry, point, name) for point in points]
+
+
+def _lint(entry: Entry) -> None:
+    """Reject entries whose own source reaches into the harness (see bench.lint)."""
+    from bench.lint import lint_entry_files
+    from optimizers.base import FOLDER
+
+    path = entry.source_file or (inspect.getsourcefile(entry.optimizer)
+                                 if inspect.isclass(entry.optimizer) else None)
+    if not path or "site-packages" in path or "/torch/" in path:
+        return  # torch.optim and installed libraries are not entries' own code
+    files = [path]
+    if pathlib.Path(path).resolve().parent == FOLDER.resolve():
+        files += sorted(p for p in FOLDER.glob("_*.py") if p.name != "__init__.py")
+    found = lint_entry_files(files)
+    if found:
+        raise EntryError(f"entry {entry.name!r} reaches into the harness, which would bypass the "
+                         f"counted oracle: {'; '.join(found[:5])}. Entries may get gradients, "
+                         f"function values and HVPs only through the closure passed to step().")
 
 
 def _check_finite(values: Mapping[str, Any]) -> None:

@@ -35,6 +35,7 @@ LAMBDA_TRAJECTORY_GROWTH = 0.25  # lambda_min is logged when cost grew 25% since
 MAX_TRAJECTORY_POINTS = 160
 STALL_STEPS = 10_000  # steps without a single oracle call -> the entry ignores its closure
 OPTIMIZER_STREAM = 3
+HARD_LIMIT_GRACE = 30.0  # seconds past the soft time limit before SIGALRM interrupts the step
 
 
 class RunTimeout(BaseException):
@@ -176,7 +177,7 @@ def execute(task: RunTask) -> RunRecord:
     steps = 0
     status, message = None, ""
     try:
-        with hard_time_limit(task.time_limit + 30):
+        with hard_time_limit(task.time_limit + HARD_LIMIT_GRACE):
             optimizer = build_optimizer(task.choice, [w], problem.family)
             oracle = Oracle(problem, w, task.run_seed, budget)
             closure = oracle.closure
