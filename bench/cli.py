@@ -282,8 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:
         add_commands = None
     if add_commands is not None:
-        lb = sub.add_parser("leaderboard", help="build or preview the leaderboard website")
-        add_commands(lb.add_subparsers(dest="leaderboard_command", required=True))
+        add_commands(sub)  # adds `bench leaderboard build|serve`
     return parser
 
 
