@@ -1,0 +1,31 @@
+import pathlib
+
+import pytest
+
+from tests.leaderboard.helpers import make_record
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def small_results(tmp_path_factory):
+    """A results store of hand-made records (3 entries, 2 problems of real families)."""
+    from bench.records import ResultsStore
+
+    root = tmp_path_factory.mktemp("results")
+    store = ResultsStore(root)
+    table = {"adam": [100, 120, 140], "sgd": [None, None, 900], "rmsprop": [200, 150, 180]}
+    for entry, calls in table.items():
+        for problem, scale in (("reddi2d:canonical", 1), ("quad-saddle:small", 3)):
+            for seed, c in enumerate(calls):
+                store.append(make_record(entry, problem, seed, None if c is None else c * scale,
+                                         budget=5000))
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_site(small_results, tmp_path_factory):
+    from leaderboard.site import build_site
+
+    tmp = tmp_path_factory.mktemp("site")
+    return build_site(small_results, tmp / "site", tmp / "src")
