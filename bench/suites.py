@@ -83,3 +83,45 @@ register_suite(Suite(
         SuiteItem("quad-saddle:large", seeds=2, budget=200_000, time_limit=120),
     ),
 ))
+
+register_suite(Suite(
+    name="standard",
+    version="1",
+    description=("The leaderboard: every family at small (and some medium) sizes, 2-4 seeds; "
+                 "budgets sized so that tuned sgd-momentum / adam certify on most seeds. "
+                 "Target: <= 10 minutes per entry on 2 cores with 2 workers."),
+    items=(
+        SuiteItem("reddi2d:canonical", seeds=2, budget=200_000, time_limit=60),
+        SuiteItem("quad-saddle:small", seeds=2, budget=200_000, time_limit=60),
+        SuiteItem("quad-saddle:medium", seeds=2, budget=200_000, time_limit=60),
+        SuiteItem("tensor:small", seeds=4, budget=50_000, time_limit=45),
+        SuiteItem("tensor:small[oracle=ica]", seeds=2, budget=50_000, time_limit=45),
+        SuiteItem("tensor:medium", seeds=2, budget=200_000, time_limit=60),
+        SuiteItem("phase-retrieval:small", seeds=4, budget=100_000, time_limit=45),
+        SuiteItem("phase-retrieval:medium", seeds=2, budget=200_000, time_limit=60),
+        SuiteItem("matrix-sensing:small", seeds=4, budget=50_000, time_limit=45),
+        SuiteItem("matrix-sensing:medium", seeds=2, budget=200_000, time_limit=60),
+        SuiteItem("halfspace-sym:small", seeds=4, budget=100_000, time_limit=45),
+        SuiteItem("halfspace-sym:medium", seeds=2, budget=200_000, time_limit=60),
+        SuiteItem("halfspace-blobs:small", seeds=2, budget=100_000, time_limit=45),
+        SuiteItem("deep-linear:small", seeds=4, budget=50_000, time_limit=45),
+        SuiteItem("deep-linear:medium", seeds=2, budget=100_000, time_limit=60),
+        SuiteItem("mlp-digits:small", seeds=2, budget=20_000, time_limit=60),
+    ),
+))
+
+register_suite(Suite(
+    name="scaling",
+    version="1",
+    description=("Dimension sweeps: quad-saddle d = 10 .. 10^4 and phase-retrieval d = 10, 100 "
+                 "(phase-retrieval:large builds its saddle by dense Newton at d = 1000 and is left "
+                 "out of v1), 2 seeds each."),
+    items=(
+        SuiteItem("quad-saddle:small", seeds=2, budget=400_000, time_limit=120),
+        SuiteItem("quad-saddle:medium", seeds=2, budget=400_000, time_limit=120),
+        SuiteItem("quad-saddle:large", seeds=2, budget=400_000, time_limit=180),
+        SuiteItem("quad-saddle:xl", seeds=2, budget=400_000, time_limit=300),
+        SuiteItem("phase-retrieval:small", seeds=2, budget=100_000, time_limit=120),
+        SuiteItem("phase-retrieval:medium", seeds=2, budget=500_000, time_limit=300),
+    ),
+))

@@ -15,6 +15,13 @@ ENTRY = Entry(
     family_hparams={
         "reddi2d": {"lr": 1e-2},
         "quad-saddle": {"lr": 1e-2},
+        "tensor": {"lr": 0.01},
+        "phase-retrieval": {"lr": 0.03},
+        "matrix-sensing": {"lr": 0.03},
+        "halfspace-sym": {"lr": 0.1},
+        "halfspace-blobs": {"lr": 0.1},
+        "deep-linear": {"lr": 0.03},
+        "mlp-digits": {"lr": 0.01},
     },
     summary="Adagrad, diagonal (torch.optim.Adagrad).",
     authors="Duchi, Hazan, Singer",

@@ -16,6 +16,13 @@ ENTRY = Entry(
     family_hparams={
         "reddi2d": {"lr": 1e-3},
         "quad-saddle": {"lr": 1e-3},
+        "tensor": {"lr": 0.001},
+        "phase-retrieval": {"lr": 0.003},
+        "matrix-sensing": {"lr": 0.003},
+        "halfspace-sym": {"lr": 0.01},
+        "halfspace-blobs": {"lr": 0.01},
+        "deep-linear": {"lr": 0.003},
+        "mlp-digits": {"lr": 0.001},
     },
     summary="Adam with bias correction (torch.optim.Adam).",
     authors="Kingma, Ba",

@@ -15,6 +15,13 @@ ENTRY = Entry(
     family_hparams={
         "reddi2d": {"lr": 1e-3, "amsgrad": True},
         "quad-saddle": {"lr": 1e-3, "amsgrad": True},
+        "tensor": {"lr": 0.001, "amsgrad": True},
+        "phase-retrieval": {"lr": 0.003, "amsgrad": True},
+        "matrix-sensing": {"lr": 0.003, "amsgrad": True},
+        "halfspace-sym": {"lr": 0.01, "amsgrad": True},
+        "halfspace-blobs": {"lr": 0.01, "amsgrad": True},
+        "deep-linear": {"lr": 0.003, "amsgrad": True},
+        "mlp-digits": {"lr": 0.001, "amsgrad": True},
     },
     summary="AMSGrad (torch.optim.Adam with amsgrad=True).",
     authors="Reddi, Kale, Kumar",

@@ -15,6 +15,13 @@ ENTRY = Entry(
     family_hparams={
         "reddi2d": {"lr": 5e-4, "momentum": 0.9, "nesterov": True},
         "quad-saddle": {"lr": 5e-4, "momentum": 0.9, "nesterov": True},
+        "tensor": {"lr": 1e-05, "momentum": 0.9, "nesterov": True},
+        "phase-retrieval": {"lr": 2e-05, "momentum": 0.9, "nesterov": True},
+        "matrix-sensing": {"lr": 0.0001, "momentum": 0.9, "nesterov": True},
+        "halfspace-sym": {"lr": 0.005, "momentum": 0.9, "nesterov": True},
+        "halfspace-blobs": {"lr": 0.005, "momentum": 0.9, "nesterov": True},
+        "deep-linear": {"lr": 0.0003, "momentum": 0.9, "nesterov": True},
+        "mlp-digits": {"lr": 0.01, "momentum": 0.9, "nesterov": True},
     },
     summary="Nesterov accelerated momentum in the PyTorch form.",
     authors="Nesterov; Sutskever, Martens, Dahl, Hinton",

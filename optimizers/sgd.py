@@ -14,6 +14,13 @@ ENTRY = Entry(
     family_hparams={
         "reddi2d": {"lr": 5e-4},
         "quad-saddle": {"lr": 5e-4},
+        "tensor": {"lr": 0.0001},
+        "phase-retrieval": {"lr": 0.0002},
+        "matrix-sensing": {"lr": 0.001},
+        "halfspace-sym": {"lr": 0.05},
+        "halfspace-blobs": {"lr": 0.05},
+        "deep-linear": {"lr": 0.01},
+        "mlp-digits": {"lr": 0.1},
     },
     summary="Plain stochastic gradient descent (torch.optim.SGD).",
     authors="Robbins, Monro",

@@ -16,6 +16,13 @@ ENTRY = Entry(
     family_hparams={
         "reddi2d": {"lr": 5e-4, "momentum": 0.9},
         "quad-saddle": {"lr": 5e-4, "momentum": 0.9},
+        "tensor": {"lr": 1e-05, "momentum": 0.9},
+        "phase-retrieval": {"lr": 2e-05, "momentum": 0.9},
+        "matrix-sensing": {"lr": 0.0001, "momentum": 0.9},
+        "halfspace-sym": {"lr": 0.005, "momentum": 0.9},
+        "halfspace-blobs": {"lr": 0.005, "momentum": 0.9},
+        "deep-linear": {"lr": 0.0003, "momentum": 0.9},
+        "mlp-digits": {"lr": 0.01, "momentum": 0.9},
     },
     summary="Stochastic heavy-ball momentum in the PyTorch form (torch.optim.SGD, momentum>0).",
     authors="Polyak; Wang, Lin, Abernethy",

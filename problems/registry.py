@@ -21,7 +21,8 @@ from .base import Problem, format_problem_id
 _FAMILIES: dict[str, type[Problem]] = {}
 
 # Modules that register families when imported (one module per family group).
-FAMILY_MODULES = ["problems.quadratic"]
+FAMILY_MODULES = ["problems.quadratic", "problems.tensor", "problems.phase_retrieval",
+                  "problems.matrix_sensing", "problems.halfspace", "problems.networks"]
 
 
 class UnknownProblemError(KeyError):

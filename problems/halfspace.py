@@ -1,0 +1,261 @@
+"""Halfspace learning with the sigmoid loss (SPEC.md A3).
+
+Reference: Daneshmand, Kohler, Lucchi, Hofmann, "Escaping saddles with stochastic gradients",
+ICML 2018 (CNC lemma; authors' code jonaskohler/escaping_saddles_with_stochastic_gradients).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.optimize import brentq, minimize
+
+from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, rng
+from .quadratic import draw_indices
+from .registry import register
+
+
+def _sig(u):
+    return 1.0 / (1.0 + np.exp(-u))
+
+
+def _np_loss_grad(X, y, reg, w):
+    t = y * (X @ w)
+    phi = _sig(-t)
+    dphi = -_sig(t) * _sig(-t)
+    return float(phi.mean() + 0.5 * reg * w @ w), (dphi * y) @ X / len(y) + reg * w
+
+
+class _SigmoidLoss(Problem):
+    r"""Shared finite-sum sigmoid loss :math:`f_i(w) = \varphi(y_i x_i^\top w) + \frac{\lambda}{2}\|w\|^2`,
+    :math:`\varphi(t) = \sigma(-t)`; one oracle call = one uniform index i."""
+
+    def _setup_data(self, X: np.ndarray, y: np.ndarray, reg: float) -> None:
+        self._X_np, self._y_np, self.reg = X, y, float(reg)
+        self.X, self.y = self.tensor(X), self.tensor(y)
+        self.Z = self.X * self.y[:, None]  # z_i = y_i x_i
+        self.n, self.dim = X.shape[0], X.shape[1]
+
+    def _min_lbfgs(self, w0: np.ndarray) -> np.ndarray:
+        res = minimize(lambda w: _np_loss_grad(self._X_np, self._y_np, self.reg, w), w0, jac=True,
+                       method="L-BFGS-B", options={"gtol": 1e-13, "ftol": 1e-16, "maxiter": 20_000})
+        return res.x
+
+    @staticmethod
+    def _derivs(t):
+        s, sm = torch.sigmoid(t), torch.sigmoid(-t)
+        return sm, -s * sm, s * sm * (1 - 2 * sm)  # phi, phi', phi''
+
+    def loss(self, w):
+        phi, _, _ = self._derivs(self.Z @ w)
+        return phi.mean() + 0.5 * self.reg * (w @ w)
+
+    def grad(self, w):
+        _, d1, _ = self._derivs(self.Z @ w)
+        return d1 @ self.Z / self.n + self.reg * w
+
+    def hvp(self, w, v):
+        _, _, d2 = self._derivs(self.Z @ w)
+        return (d2 * (self.Z @ v)) @ self.Z / self.n + self.reg * v
+
+    def hessian(self, w):
+        _, _, d2 = self._derivs(self.Z @ w)
+        eye = torch.eye(self.dim, dtype=w.dtype, device=w.device)
+        return (self.Z.T * d2) @ self.Z / self.n + self.reg * eye
+
+    def draw(self, generator, count):
+        return draw_indices(generator, count, self.n, self.batch_size)
+
+    def sample_loss_grad(self, w, sample):
+        z = self.Z[sample]
+        phi, d1, _ = self._derivs(z @ w)
+        return phi.mean() + 0.5 * self.reg * (w @ w), d1 @ z / len(sample) + self.reg * w
+
+    def sample_hvp(self, w, v, sample):
+        z = self.Z[sample]
+        _, _, d2 = self._derivs(z @ w)
+        return (d2 * (z @ v)) @ z / len(sample) + self.reg * v
+
+    def _cnc(self, w: np.ndarray, v: np.ndarray) -> float:
+        t = self._y_np * (self._X_np @ w)
+        g = (-_sig(t) * _sig(-t) * self._y_np)[:, None] * self._X_np + self.reg * w
+        return float(np.mean((g @ v) ** 2))
+
+
+@register
+class HalfspaceSym(_SigmoidLoss):
+    r"""Constructed halfspace instance with a provable strict saddle (SPEC.md A3.1, "halfspace-sym").
+
+    .. math::
+        f(w) = \frac1n\sum_{i=1}^n \varphi(y_i x_i^\top w) + \frac{\lambda_{reg}}2\|w\|^2,
+        \quad \varphi(t) = \sigma(-t) = \frac1{1+e^t}.
+
+    Data: m positives at p e_1; for j = 1..k two negatives at p' e_1 +- q e_{j+1}; n = m + 2k,
+    d = k + 1; p, p', q = 1, 0.5, 1; all x scaled by max ||x_i||. The instance has no randomness
+    (the instance seed is ignored). Saddle w_s = a e_1 with a from Brent's method on
+    :math:`-\frac mn\tilde p\sigma'(a\tilde p)+\frac{2k}n\tilde p'\sigma'(a\tilde p')+\lambda a = 0`;
+    the Hessian is diagonal there with lambda_min = H_22 < 0 of multiplicity k.
+    f* by L-BFGS from w_s + 0.5 sum_j e_{j+1} (all 2^k sign patterns are equivalent).
+
+    One oracle call is one uniform index i: :math:`\nabla f_i = \varphi'(y_ix_i^\top w)y_ix_i + \lambda w`.
+    Per-sample gradients at w_s are nonzero; the CNC lemma (c = 1) gives gamma >= lambda_min^2.
+
+    Options: reg (lambda_reg, default 1e-3; 0 makes f* = inf = 0.1 unattained, f_star None),
+    init_delta (w_0 = w_s + delta zeta/||zeta||; default 0: SGD escapes from w_s itself).
+    eps_h = 0.1 |lambda_min|; eps_g: SPEC's 1e-5 is far below the constant-step SGD noise floor
+    (per-sample gradients do not vanish at w*), so eps_g = max(1e-5, 3 sqrt(eta tr(H Sigma)/2))
+    at the minimizer with the reference step eta = LR_REFERENCE (SPEC C1 rule).
+    """
+
+    family = "halfspace-sym"
+    sizes = {
+        "small": {"k": 1, "m": 8, "budget": 200_000},
+        "medium": {"k": 4, "m": 16, "budget": 200_000},
+        "large": {"k": 8, "m": 32, "budget": 500_000},
+    }
+    options = {"reg": 1e-3, "init_delta": 0.0}
+    reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (CNC); SPEC.md A3.1 construction"
+    spec_section = "A3.1"
+
+    P, P_NEG, Q = 1.0, 0.5, 1.0
+    LR_REFERENCE = 0.05
+
+    def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
+        super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
+        cfg = self.sizes[size]
+        k, m = cfg["k"], cfg["m"]
+        reg = float(self.option_values["reg"])
+        d, n = k + 1, m + 2 * k
+        X = np.zeros((n, d))
+        X[:m, 0] = self.P
+        for j in range(k):
+            X[m + 2 * j, 0] = X[m + 2 * j + 1, 0] = self.P_NEG
+            X[m + 2 * j, j + 1], X[m + 2 * j + 1, j + 1] = self.Q, -self.Q
+        y = np.concatenate([np.ones(m), -np.ones(2 * k)])
+        X = X / np.linalg.norm(X, axis=1).max()
+        self._setup_data(X, y, reg)
+        self.k, self.m, self.batch_size = k, m, 1
+        pt, pn = X[0, 0], X[m, 0]
+
+        def dsig(u):
+            return _sig(u) * _sig(-u)
+
+        a = brentq(lambda a: -m / n * pt * dsig(a * pt) + 2 * k / n * pn * dsig(a * pn) + reg * a, 0.5, 50,
+                   xtol=1e-15, rtol=1e-15)
+        self.a = float(a)
+        w_s = np.zeros(d)
+        w_s[0] = a
+        self._w_s = w_s
+        f_s, _ = _np_loss_grad(X, y, reg, w_s)
+        qt = X[m, 1]
+        d2 = lambda t: _sig(t) * _sig(-t) * (1 - 2 * _sig(-t))  # noqa: E731
+        lam = 2 / n * qt ** 2 * d2(-a * pn) + reg
+        self.saddle = Saddle(self.tensor(w_s), f_s, float(lam), escape_delta=0.0)
+        v = np.zeros(d)
+        v[1] = 1.0
+        self.cnc_gamma = self._cnc(w_s, v)
+        self.per_sample_grad_zero_at_saddle = False
+        self.eps_h = 0.1 * abs(lam)
+        if reg > 0:
+            w0 = w_s.copy()
+            w0[1:] += 0.5
+            w_min = self._min_lbfgs(w0)
+            self.f_star = _np_loss_grad(X, y, reg, w_min)[0]
+            self.minimizer = self.tensor(w_min)
+            escape = 0.5 * (f_s - self.f_star)
+            t = y * (X @ w_min)
+            G = (-_sig(t) * _sig(-t) * y)[:, None] * X + reg * w_min  # per-sample grads at w*
+            H = (X.T * d2(t)) @ X / n + reg * np.eye(d)
+            tr = float(np.einsum("ia,ab,ib->", G, H, G) / n)
+            self.eps_g = max(1e-5, 3 * math.sqrt(self.LR_REFERENCE * tr / 2))
+        else:
+            self.f_star, self.minimizer = None, None
+            escape = 0.5 * (f_s - 0.1)  # inf f = 0.1 (not attained)
+            self.eps_g = 1e-3
+        self.saddle = Saddle(self.saddle.point, f_s, float(lam), escape_delta=escape)
+        self.budget = cfg["budget"]
+
+    def initial_point(self, init_seed):
+        w0 = self._w_s.copy()
+        delta = float(self.option_values["init_delta"])
+        if delta:
+            z = rng(init_seed, INIT_STREAM).standard_normal(self.dim)
+            w0 = w0 + delta * z / np.linalg.norm(z)
+        return self.tensor(w0)
+
+
+BLOB_MEANS = np.array([
+    [-1, 0, 1, -0.5, 1, 2, 0, 4, 1],       # red, y = -1
+    [-0.5, 3, 1, 0.5, 2, 4, 0, 2, 2],      # green, y = -1
+    [1, 0, -1, -0.5, 2, 1, -1, 0, 3],      # blue, y = +1
+    [2, -0.1, -1.5, -0.4, 1, 0.5, 0, 1, 4],  # yellow, y = +1
+])
+BLOB_LABELS = np.array([-1.0, -1.0, 1.0, 1.0])
+
+
+@register
+class HalfspaceBlobs(_SigmoidLoss):
+    r"""Paper-faithful Gaussian-blob halfspace data (SPEC.md A3.2, "halfspace-blobs").
+
+    .. math::
+        f(w) = \frac1n\sum_i \varphi(y_i x_i^\top w) + \frac{\lambda_{reg}}2\|w\|^2,\quad \varphi(t)=\sigma(-t),
+
+    four Gaussian blobs in R^9 (std 2; means of Daneshmand et al.'s notebook; red/green -> y = -1,
+    blue/yellow -> y = +1), drawn from the instance seed and scaled so that max ||x_i|| = 1.
+    One oracle call is one uniform index i.
+
+    **Not an escape problem.** A saddle search found no finite strict saddles on these data
+    (SPEC.md A3.1), so ``saddle`` is a plain start point: w_s = 0 (f = 1/2, Hessian
+    lambda_reg I since phi''(0) = 0, gradient nonzero; ``saddle_is_critical = False``,
+    lambda_min = None) and escape means f <= f(0) - (f(0) - f*)/2. Use it for the CNC-lemma check at
+    random points (SPEC.md D10) and as a plain convergence problem. Default lambda_reg = 1e-3 so
+    that f* (L-BFGS) is attained; eps_h = 1e-3 (no negative curvature to certify), eps_g by the
+    noise-floor rule of halfspace-sym.
+
+    Sizes: small = 20 points per blob (paper, n = 80), medium = 250 per blob (n = 1000).
+    """
+
+    family = "halfspace-blobs"
+    sizes = {"small": {"per_blob": 20, "budget": 200_000}, "medium": {"per_blob": 250, "budget": 200_000}}
+    options = {"reg": 1e-3, "init_delta": 0.0}
+    reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (authors' notebook data)"
+    spec_section = "A3.2"
+    saddle_is_critical = False
+    LR_REFERENCE = 0.05
+
+    def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
+        super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
+        cfg = self.sizes[size]
+        reg = float(self.option_values["reg"])
+        if reg <= 0:
+            raise ValueError("halfspace-blobs needs reg > 0 (otherwise f* is not attained)")
+        gen = rng(self.instance_seed, INSTANCE_STREAM)
+        nb = cfg["per_blob"]
+        X = np.concatenate([mu + 2.0 * gen.standard_normal((nb, 9)) for mu in BLOB_MEANS])
+        y = np.repeat(BLOB_LABELS, nb)
+        X = X / np.linalg.norm(X, axis=1).max()
+        self._setup_data(X, y, reg)
+        self.batch_size = 1
+        w_min = self._min_lbfgs(np.zeros(self.dim))
+        self.f_star = _np_loss_grad(X, y, reg, w_min)[0]
+        self.minimizer = self.tensor(w_min)
+        f0 = 0.5
+        self.saddle = Saddle(self.tensor(np.zeros(self.dim)), f0, None, escape_delta=0.5 * (f0 - self.f_star))
+        self.cnc_gamma = None
+        self.per_sample_grad_zero_at_saddle = False
+        t = y * (X @ w_min)
+        G = (-_sig(t) * _sig(-t) * y)[:, None] * X + reg * w_min
+        H = (X.T * (_sig(t) * _sig(-t) * (1 - 2 * _sig(-t)))) @ X / self.n + reg * np.eye(self.dim)
+        tr = float(np.einsum("ia,ab,ib->", G, H, G) / self.n)
+        self.eps_g = max(1e-5, 3 * math.sqrt(self.LR_REFERENCE * tr / 2))
+        self.eps_h = 1e-3
+        self.budget = cfg["budget"]
+
+    def initial_point(self, init_seed):
+        w0 = np.zeros(self.dim)
+        delta = float(self.option_values["init_delta"])
+        if delta:
+            w0 = delta * rng(init_seed, INIT_STREAM).standard_normal(self.dim)
+        return self.tensor(w0)

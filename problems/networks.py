@@ -1,0 +1,336 @@
+"""Small neural networks (SPEC.md A6): deep linear networks and a tanh MLP on sklearn digits.
+
+References: Kawaguchi, "Deep learning without poor local minima", NeurIPS 2016; Saxe, McClelland,
+Ganguli, ICLR 2014 (plateaus); Daneshmand et al., ICML 2018 (MLP CNC protocol).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+
+from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, haar_orthogonal, rng
+from .quadratic import draw_indices
+from .registry import register
+
+
+def _product(mats: list[torch.Tensor], dim: int, like: torch.Tensor) -> torch.Tensor:
+    """mats[-1] @ ... @ mats[0], or the identity of size ``dim`` for an empty list."""
+    if not mats:
+        return torch.eye(dim, dtype=like.dtype, device=like.device)
+    out = mats[0]
+    for m in mats[1:]:
+        out = m @ out
+    return out
+
+
+@register
+class DeepLinear(Problem):
+    r"""Deep linear network with whitened inputs (SPEC.md A6.1; Kawaguchi NeurIPS 2016).
+
+    .. math::
+        f(W) = \frac1{2n}\|W_N\cdots W_1X - Y\|_F^2
+             = \tfrac12\|W_N\cdots W_1 - \hat C\|_F^2 + c_Y,\quad \hat C = YX^\top/n,
+
+    X exactly whitened (X = L^{-1}Z, LL^T = ZZ^T/n), Y = CX with C = U_C diag(s) V_C^T Haar,
+    s = linspace(5, 1, d). Parameters: W_1 (h x d), W_2..W_{N-1} (h x h), W_N (d x h), each
+    row-major, concatenated into w. One oracle call is one uniform sample index i:
+    :math:`f_i = \tfrac12\|W_N\cdots W_1x_i - y_i\|^2`; the gradient is closed form
+    (:math:`\partial_{W_l} = (W_N..W_{l+1})^\top G (W_{l-1}..W_1)^\top`, G = (Px_i - y_i)x_i^T);
+    the HVP is forward-mode differentiation (torch.func.jvp) of that closed-form gradient.
+
+    Saddles (option ``saddle``):
+        ``wrong`` (default): the balanced wrong-subspace saddle on S = {2..p+1} (skips the top
+            singular direction); f_s = c_Y + (sum_j s_j^2 - sum_{j in S} s_j^2)/2,
+            lambda_min = -max_{j in S}(s_1 - s_j) s_j^{(N-2)/N}; per-sample gradients nonzero.
+        ``zero``: W = 0, f = ||Y||^2/(2n), grad f_i(0) = 0 for all i; lambda_min = -s_1 (N = 2) and
+            0 for N >= 3: a NON-STRICT saddle (Hessian 0). A control: the lambda-based certificate
+            cannot tell it from a minimum and certifies the point itself as an SOSP.
+    Inits (option ``init``): ``saddle`` (w_s + init_delta zeta, zeta ~ N(0, I), default delta 1e-4),
+    ``small`` (W_l ~ delta N(0, 1/fan-in), delta = init_delta or 1e-3: the plateau near W = 0),
+    ``exact`` (w_s; a trap at W = 0).
+    f* = c_Y + sum_{j>p} s_j^2 / 2 at any factorization of the best rank-p approximation.
+    eps_h = 0.1 |lambda_min of the wrong-subspace saddle| (for both saddle options);
+    eps_g = max(1e-4, 3 sqrt(eta tr(H Sigma)/2)) at the minimizer, eta = the size's reference
+    step (the per-sample gradients do not vanish at w* because p < d).
+    """
+
+    family = "deep-linear"
+    sizes = {
+        "small": {"N": 2, "d": 5, "p": 2, "lr": 1e-2},
+        "medium": {"N": 3, "d": 10, "p": 3, "lr": 1e-2},
+        "large": {"N": 4, "d": 32, "p": 4, "lr": 3e-3},
+    }
+    options = {"saddle": "wrong", "init": "saddle", "init_delta": None}
+    reference = "Kawaguchi, NeurIPS 2016; Saxe, McClelland, Ganguli, ICLR 2014"
+    spec_section = "A6.1"
+
+    def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
+        super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
+        o = self.option_values
+        if o["saddle"] not in ("wrong", "zero"):
+            raise ValueError(f"deep-linear saddle must be 'wrong' or 'zero', got {o['saddle']!r}")
+        if o["init"] not in ("saddle", "small", "exact"):
+            raise ValueError(f"deep-linear init must be saddle, small or exact, got {o['init']!r}")
+        cfg = self.sizes[size]
+        N, d, p = cfg["N"], cfg["d"], cfg["p"]
+        n = 10 * d
+        self.N, self.dx, self.dy, self.h = N, d, d, p
+        self.shapes = [(p, d)] + [(p, p)] * (N - 2) + [(d, p)]
+        self.dim = sum(a * b for a, b in self.shapes)
+        self.n, self.batch_size = n, 1
+        gen = rng(self.instance_seed, INSTANCE_STREAM)
+        Z = gen.standard_normal((d, n))
+        L = np.linalg.cholesky(Z @ Z.T / n)
+        X = np.linalg.solve(L, Z)
+        s_true = np.linspace(5.0, 1.0, d)
+        C = haar_orthogonal(gen, d) @ np.diag(s_true) @ haar_orthogonal(gen, d).T
+        Y = C @ X
+        C_hat = Y @ X.T / n
+        U, s, Vt = np.linalg.svd(C_hat)
+        self.s = s
+        self.X, self.Y = self.tensor(X.T), self.tensor(Y.T)  # rows are samples
+        self.Sxx = self.tensor(X @ X.T / n)
+        self.C_hat = self.tensor(C_hat)
+        self._yy = float(np.sum(Y * Y) / n)
+        c_Y = 0.5 * (self._yy - float(np.sum(C_hat ** 2)))
+
+        def balanced(idx):
+            D = np.diag(s[idx] ** (1.0 / N))
+            mats = [D @ Vt[idx]] + [D] * (N - 2) + [U[:, idx] @ D]
+            return np.concatenate([m.ravel() for m in mats])
+
+        wrong = list(range(1, p + 1))
+        lam_wrong = -max((s[0] - s[j]) * s[j] ** ((N - 2) / N) for j in wrong)
+        if o["saddle"] == "wrong":
+            w_s = balanced(wrong)
+            lam = lam_wrong
+            strict = True
+        else:
+            w_s = np.zeros(self.dim)
+            lam = -float(s[0]) if N == 2 else 0.0
+            strict = N == 2
+        self.saddle_is_strict = strict
+        self._w_s = w_s
+        point = self.tensor(w_s)
+        f_s = float(self.loss(point))
+        w_min = balanced(list(range(p)))
+        self.minimizer = self.tensor(w_min)
+        self.f_star = float(c_Y + 0.5 * np.sum(s[p:] ** 2))
+        self.saddle = Saddle(point, f_s, float(lam), escape_delta=0.5 * (f_s - self.f_star))
+        self.per_sample_grad_zero_at_saddle = o["saddle"] == "zero"
+        self.eps_h = 0.1 * abs(lam_wrong)
+        self.lr_reference = cfg["lr"]
+        self.eps_g = max(1e-4, 3 * math.sqrt(self.lr_reference * self._noise_trace(self.minimizer) / 2))
+        self.cnc_gamma = 0.0 if o["saddle"] == "zero" else self._cnc(point)
+        self.budget = 200_000
+
+    # layout
+    def _mats(self, w):
+        out, i = [], 0
+        for a, b in self.shapes:
+            out.append(w[i:i + a * b].reshape(a, b))
+            i += a * b
+        return out
+
+    def _grad_from_G(self, mats, G):
+        grads = []
+        for l in range(self.N):
+            left = _product(mats[l + 1:], G.shape[0], G)  # W_N..W_{l+1}
+            right = _product(mats[:l], mats[0].shape[1], G)  # W_{l-1}..W_1
+            grads.append((left.T @ G @ right.T).reshape(-1))
+        return torch.cat(grads)
+
+    def _P(self, mats):
+        return _product(mats, self.dx, mats[0])
+
+    def loss(self, w):
+        P = self._P(self._mats(w))
+        return 0.5 * (P @ self.Sxx * P).sum() - (P * self.C_hat).sum() + 0.5 * self._yy
+
+    def grad(self, w):
+        mats = self._mats(w)
+        return self._grad_from_G(mats, self._P(mats) @ self.Sxx - self.C_hat)
+
+    def hvp(self, w, v):
+        return torch.func.jvp(self.grad, (w,), (v,))[1]
+
+    def hessian(self, w):
+        return torch.func.jacfwd(self.grad)(w)
+
+    def draw(self, generator, count):
+        return draw_indices(generator, count, self.n, self.batch_size)
+
+    def _sample_grad(self, w, sample):
+        mats = self._mats(w)
+        x, y = self.X[sample], self.Y[sample]
+        r = x @ self._P(mats).T - y  # (b, dy)
+        return self._grad_from_G(mats, r.T @ x / len(sample))
+
+    def sample_loss_grad(self, w, sample):
+        mats = self._mats(w)
+        x, y = self.X[sample], self.Y[sample]
+        r = x @ self._P(mats).T - y
+        return 0.5 * (r * r).sum() / len(sample), self._grad_from_G(mats, r.T @ x / len(sample))
+
+    def sample_hvp(self, w, v, sample):
+        return torch.func.jvp(lambda u: self._sample_grad(u, sample), (w,), (v,))[1]
+
+    def _per_sample_grads(self, w):
+        """(n, dim) per-sample gradients, block l = outer((W_N..W_{l+1})^T r_i, (W_{l-1}..W_1) x_i)."""
+        mats = self._mats(w)
+        R = self.X @ self._P(mats).T - self.Y  # (n, dy)
+        blocks = []
+        for l in range(self.N):
+            left = _product(mats[l + 1:], self.dy, w)
+            right = _product(mats[:l], self.dx, w)
+            blocks.append(torch.einsum("ia,ib->iab", R @ left, self.X @ right.T).reshape(self.n, -1))
+        return torch.cat(blocks, dim=1)
+
+    def _noise_trace(self, w):
+        G = self._per_sample_grads(w)
+        G = G - G.mean(dim=0)
+        H = self.hessian(w)
+        return float(torch.einsum("ia,ab,ib->", G, H, G) / self.n)
+
+    def _cnc(self, w):
+        evals, evecs = torch.linalg.eigh(self.hessian(w))
+        return float(((self._per_sample_grads(w) @ evecs[:, 0]) ** 2).mean())
+
+    def initial_point(self, init_seed):
+        o = self.option_values
+        gen = rng(init_seed, INIT_STREAM)
+        if o["init"] == "small":
+            delta = 1e-3 if o["init_delta"] is None else float(o["init_delta"])
+            w0 = np.concatenate([delta * gen.standard_normal(a * b) / math.sqrt(b) for a, b in self.shapes])
+            return self.tensor(w0)
+        w0 = self._w_s.copy()
+        if o["init"] == "saddle":
+            delta = 1e-4 if o["init_delta"] is None else float(o["init_delta"])
+            w0 = w0 + delta * gen.standard_normal(self.dim)
+        return self.tensor(w0)
+
+    def describe(self):
+        return {**super().describe(), "depth": self.N, "width": self.h, "singular_values": self.s.tolist(),
+                "saddle_is_strict": self.saddle_is_strict, "lr_reference": self.lr_reference}
+
+
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return data.data.astype(np.float64) / 16.0, data.target.astype(np.int64)
+
+
+@register
+class MLPDigits(Problem):
+    r"""One-hidden-layer tanh MLP on scikit-learn's digits (SPEC.md A6.2, "mlp-digits").
+
+    .. math::
+        f(\theta) = \frac1n\sum_{i=1}^n \mathrm{CE}\big(W_2\tanh(W_1x_i+b_1)+b_2,\ y_i\big),
+        \quad \theta = (W_1\in\mathbb R^{h\times64}, b_1, W_2\in\mathbb R^{10\times h}, b_2),\ d = 75h+10,
+
+    on all n = 1797 samples of ``sklearn.datasets.load_digits()`` (bundled, no download), x/16.
+    One oracle call is one minibatch of ``batch`` uniform indices (default 1). Gradient: closed-form
+    backpropagation; HVP: forward-mode (torch.func.jvp) of that gradient.
+
+    Exact strict saddle theta_s: W_1 = 0, b_1 = 0, W_2 = 0, b_2 = log(pi_hat) (class frequencies):
+    f_s = Ent(pi_hat) = 2.302479, grad f = 0, lambda_min = -sigma_1(C) = -0.240725 with
+    C = (1/n) sum_i (e_{y_i} - pi_hat) x_i^T, independent of h. The per-sample gradients in the
+    (W_1, b_1, W_2) blocks vanish at theta_s (gamma = 0), so the default start is
+    theta_s + init_delta zeta/sqrt(d) (delta = 1e-3; ``init=exact`` gives theta_s, a trap).
+    f* is unknown (None); escape is f <= 2.0 (SPEC.md A6.2's measured level), i.e.
+    escape_delta = f_s - 2.0. eps_h = 0.024 (SPEC); eps_g: see ``EPS_G``.
+    """
+
+    family = "mlp-digits"
+    sizes = {"small": {"h": 4}, "medium": {"h": 16}, "large": {"h": 64}}
+    options = {"init": "saddle", "init_delta": 1e-3, "batch": 1}
+    reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018; sklearn digits (Alpaydin & Kaynak)"
+    spec_section = "A6.2"
+    EPS_G = 1e-3
+
+    def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
+        super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
+        o = self.option_values
+        if o["init"] not in ("saddle", "exact"):
+            raise ValueError(f"mlp-digits init must be 'saddle' or 'exact', got {o['init']!r}")
+        h = self.sizes[size]["h"]
+        X, y = _digits()
+        self.h, self.n = h, len(y)
+        self.dim = 75 * h + 10
+        self.batch_size = int(o["batch"])
+        self.X = self.tensor(X)
+        self.y = torch.as_tensor(y, device=self.device)
+        self.Y = torch.nn.functional.one_hot(self.y, 10).to(dtype)
+        pi = np.bincount(y, minlength=10) / len(y)
+        w_s = np.zeros(self.dim)
+        w_s[-10:] = np.log(pi)
+        self._w_s = w_s
+        point = self.tensor(w_s)
+        f_s = float(-(pi * np.log(pi)).sum())
+        C = (np.eye(10)[y] - pi).T @ X / len(y)
+        lam = -float(np.linalg.svd(C, compute_uv=False)[0])
+        self.saddle = Saddle(point, f_s, lam, escape_delta=f_s - 2.0)
+        self.f_star = None
+        self.cnc_gamma = 0.0
+        self.per_sample_grad_zero_at_saddle = True
+        self.eps_g, self.eps_h = self.EPS_G, 0.024
+        self.budget = 200_000
+        self.divergence_radius = 1e4
+
+    def _split(self, w):
+        h = self.h
+        i = 64 * h
+        W1 = w[:i].reshape(h, 64)
+        b1 = w[i:i + h]
+        W2 = w[i + h:i + h + 10 * h].reshape(10, h)
+        b2 = w[i + 11 * h:]
+        return W1, b1, W2, b2
+
+    def _loss_grad(self, w, X, Y):
+        W1, b1, W2, b2 = self._split(w)
+        A = torch.tanh(X @ W1.T + b1)
+        logits = A @ W2.T + b2
+        lse = torch.logsumexp(logits, dim=1)
+        m = X.shape[0]
+        loss = (lse - (logits * Y).sum(dim=1)).mean()
+        d2 = (torch.softmax(logits, dim=1) - Y) / m
+        d1 = (d2 @ W2) * (1 - A * A)
+        g = torch.cat([(d1.T @ X).reshape(-1), d1.sum(0), (d2.T @ A).reshape(-1), d2.sum(0)])
+        return loss, g
+
+    def loss(self, w):
+        return self._loss_grad(w, self.X, self.Y)[0]
+
+    def grad(self, w):
+        return self._loss_grad(w, self.X, self.Y)[1]
+
+    def hvp(self, w, v):
+        return torch.func.jvp(self.grad, (w,), (v,))[1]
+
+    def hessian(self, w):
+        if self.dim <= 1500:
+            return torch.func.jacfwd(self.grad)(w)
+        return super().hessian(w)
+
+    def draw(self, generator, count):
+        return draw_indices(generator, count, self.n, self.batch_size)
+
+    def sample_loss_grad(self, w, sample):
+        return self._loss_grad(w, self.X[sample], self.Y[sample])
+
+    def sample_hvp(self, w, v, sample):
+        X, Y = self.X[sample], self.Y[sample]
+        return torch.func.jvp(lambda u: self._loss_grad(u, X, Y)[1], (w,), (v,))[1]
+
+    def initial_point(self, init_seed):
+        o = self.option_values
+        w0 = self._w_s.copy()
+        if o["init"] == "saddle":
+            w0 = w0 + float(o["init_delta"]) * rng(init_seed, INIT_STREAM).standard_normal(self.dim) / math.sqrt(self.dim)
+        return self.tensor(w0)

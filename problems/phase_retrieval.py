@@ -1,0 +1,171 @@
+"""Real Gaussian phase retrieval with a finite sample (SPEC.md A5).
+
+References: Wang, Lin, Abernethy, ICLR 2020, eq. (4) and Fig. 2 (the paper instance);
+Sun, Qu, Wright, "A geometric analysis of phase retrieval", FoCM 2018 (landscape).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, rng
+from .quadratic import draw_indices
+from .registry import register
+
+SADDLE_STREAM = 7  # extra stream id (under the instance seed) for the saddle search
+
+
+def _grad_hess_np(A: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = A @ w
+    n = len(y)
+    g = 4 * ((t * t - y) * t) @ A / n
+    H = 4 * (A.T * (3 * t * t - y)) @ A / n
+    return g, H
+
+
+@functools.lru_cache(maxsize=8)
+def _instance(d: int, n: int, wstar: str, seed: int):
+    """Instance data and the Newton-polished empirical strict saddle (cached per process)."""
+    gen = rng(seed, INSTANCE_STREAM)
+    A = gen.standard_normal((n, d))
+    w_star = gen.standard_normal(d)
+    if wstar == "unit":
+        w_star /= np.linalg.norm(w_star)
+    elif wstar == "paper":
+        w_star /= np.sqrt(d)
+    else:
+        raise ValueError(f"phase-retrieval wstar must be 'unit' or 'paper', got {wstar!r}")
+    y = (A @ w_star) ** 2
+    r2 = float(w_star @ w_star)
+    sgen = rng(seed, INSTANCE_STREAM, SADDLE_STREAM)
+    for _attempt in range(20):
+        u = sgen.standard_normal(d)
+        u -= (u @ w_star) / r2 * w_star
+        w = u * np.sqrt(r2 / 3) / np.linalg.norm(u)
+        for _ in range(50):  # Newton on grad f = 0 (lstsq step), SPEC.md A5 init (ii)
+            g, H = _grad_hess_np(A, y, w)
+            if np.linalg.norm(g) < 1e-11:  # accepted below 1e-10; 1e-14 is under round-off at d=1000
+                break
+            step = np.linalg.lstsq(H, g, rcond=None)[0]
+            w = w - step
+            if np.linalg.norm(step) < 1e-13 * np.linalg.norm(w):
+                break
+        g, H = _grad_hess_np(A, y, w)
+        evals, evecs = np.linalg.eigh(H)
+        if np.linalg.norm(g) < 1e-10 and evals[0] < -0.1 * r2:
+            return A, y, w_star, w, float(evals[0]), evecs[:, 0]
+    raise RuntimeError(f"phase-retrieval: no strict saddle found for instance seed {seed}")
+
+
+@register
+class PhaseRetrieval(Problem):
+    r"""Real Gaussian phase retrieval (SPEC.md A5; Wang et al. ICLR 2020 eq. (4)).
+
+    .. math::
+        f(w) = \frac1n\sum_{i=1}^n\big((a_i^\top w)^2 - y_i\big)^2,\quad
+        y_i = (a_i^\top w^\star)^2,\quad a_i\sim\mathcal N(0, I_d).
+
+    One oracle call is :math:`\nabla f_i(w) = 4((a_i^\top w)^2 - y_i)(a_i^\top w) a_i` for a
+    uniform index i. f* = 0 at +-w*, whose per-sample gradients all vanish (interpolation).
+
+    Designated saddle: the empirical strict saddle found by Newton iterations (lstsq steps) from
+    a random point of the population saddle sphere :math:`w\perp w^\star,\ \|w\|^2=\|w^\star\|^2/3`
+    (population: f = 8/3 ||w*||^4, lambda_min = -8||w*||^2); its value and lambda_min are
+    measured (float64 eigvalsh) when the instance is built. w = 0 is a local maximum, not a
+    saddle, with grad f_i(0) = 0 for all i.
+
+    Options:
+        wstar: ``unit`` (canonical, ||w*|| = 1) or ``paper`` (w* ~ N(0, I/d)).
+        init: ``saddle`` (w_s + init_delta zeta/||zeta||, default), ``exact`` (w_s itself; the
+            per-sample gradients there are nonzero, so SGD escapes) or ``paper``
+            (w_0 ~ N(0, I/(10^4 d)), near the local maximum 0, as in Wang et al.).
+        init_delta: default 1e-6.
+
+    Sizes (d, n): small (10, 200) (paper), medium (100, 2000), large (1000, 20000).
+    eps_g = 1e-3, eps_h = 0.8 ||w*||^2, reference step 5e-3/d (SPEC.md A5).
+    """
+
+    family = "phase-retrieval"
+    sizes = {
+        "small": {"d": 10, "n": 200, "budget": 100_000},
+        "medium": {"d": 100, "n": 2000, "budget": 500_000},
+        "large": {"d": 1000, "n": 20_000, "budget": 5_000_000},
+    }
+    options = {"wstar": "unit", "init": "saddle", "init_delta": 1e-6}
+    reference = "Wang, Lin, Abernethy, ICLR 2020 eq. (4); Sun, Qu, Wright, FoCM 2018"
+    spec_section = "A5"
+
+    def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
+        super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
+        o = self.option_values
+        if o["init"] not in ("saddle", "exact", "paper"):
+            raise ValueError(f"phase-retrieval init must be saddle, exact or paper, got {o['init']!r}")
+        cfg = self.sizes[size]
+        d, n = cfg["d"], cfg["n"]
+        A, y, w_star, w_s, lam, v = _instance(d, n, str(o["wstar"]), self.instance_seed)
+        self.dim, self.n, self.batch_size = d, n, 1
+        self.A, self.y = self.tensor(A), self.tensor(y)
+        self._w_s = w_s
+        self.w_star = self.tensor(w_star)
+        self.minimizer = self.w_star
+        r2 = float(w_star @ w_star)
+        self.wstar_norm2 = r2
+        t = A @ w_s
+        f_s = float(np.mean((t * t - y) ** 2))
+        self.f_star = 0.0
+        self.saddle = Saddle(self.tensor(w_s), f_s, lam, escape_delta=0.5 * f_s)
+        per_sample = 4 * ((t * t - y) * t)[:, None] * A
+        self.cnc_gamma = float(np.mean((per_sample @ v) ** 2))
+        self.per_sample_grad_zero_at_saddle = False
+        self.eps_g, self.eps_h = 1e-3, 0.8 * r2
+        self.budget = cfg["budget"]
+        self.lr_reference = 5e-3 / d
+
+    def loss(self, w):
+        t = self.A @ w
+        r = t * t - self.y
+        return (r * r).mean()
+
+    def grad(self, w):
+        t = self.A @ w
+        return 4 * ((t * t - self.y) * t) @ self.A / self.n
+
+    def hvp(self, w, v):
+        t = self.A @ w
+        return 4 * ((3 * t * t - self.y) * (self.A @ v)) @ self.A / self.n
+
+    def hessian(self, w):
+        t = self.A @ w
+        return 4 * (self.A.T * (3 * t * t - self.y)) @ self.A / self.n
+
+    def draw(self, generator, count):
+        return draw_indices(generator, count, self.n, self.batch_size)
+
+    def sample_loss_grad(self, w, sample):
+        a = self.A[sample]
+        t = a @ w
+        r = t * t - self.y[sample]
+        return (r * r).mean(), 4 * (r * t) @ a / len(t)
+
+    def sample_hvp(self, w, v, sample):
+        a = self.A[sample]
+        t = a @ w
+        return 4 * ((3 * t * t - self.y[sample]) * (a @ v)) @ a / len(t)
+
+    def initial_point(self, init_seed):
+        o = self.option_values
+        gen = rng(init_seed, INIT_STREAM)
+        if o["init"] == "paper":
+            return self.tensor(gen.standard_normal(self.dim) / np.sqrt(1e4 * self.dim))
+        w0 = self._w_s.copy()
+        delta = float(o["init_delta"])
+        if o["init"] == "saddle" and delta:
+            z = gen.standard_normal(self.dim)
+            w0 = w0 + delta * z / np.linalg.norm(z)
+        return self.tensor(w0)
+
+    def describe(self):
+        return {**super().describe(), "wstar_norm2": self.wstar_norm2, "lr_reference": self.lr_reference}
