@@ -166,6 +166,14 @@ class Problem(abc.ABC):
     def initial_point(self, init_seed: int) -> torch.Tensor:
         """Start point at or near the saddle (SPEC.md); deterministic in ``init_seed``."""
 
+    def perturbed_origin(self, init_seed: int) -> torch.Tensor:
+        """w_0 = delta * zeta, zeta ~ N(0, I_d) from ``init_seed``, delta = option ``init_delta``
+        (w_0 = 0 when delta = 0): the start of families whose saddle is the origin."""
+        delta = float(self.option_values.get("init_delta", 0.0))
+        if not delta:
+            return self.tensor(np.zeros(self.dim))
+        return self.tensor(delta * rng(init_seed, INIT_STREAM).standard_normal(self.dim))
+
     # ------------------------------------------------------------------ description
     def describe(self) -> dict[str, Any]:
         """Plain-data summary for listings and records."""

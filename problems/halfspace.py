@@ -254,8 +254,4 @@ class HalfspaceBlobs(_SigmoidLoss):
         self.budget = cfg["budget"]
 
     def initial_point(self, init_seed):
-        w0 = np.zeros(self.dim)
-        delta = float(self.option_values["init_delta"])
-        if delta:
-            w0 = delta * rng(init_seed, INIT_STREAM).standard_normal(self.dim)
-        return self.tensor(w0)
+        return self.perturbed_origin(init_seed)

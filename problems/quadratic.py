@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from scipy.optimize import brentq
 
-from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, haar_orthogonal, rng
+from .base import INSTANCE_STREAM, Problem, Saddle, haar_orthogonal, rng
 from .registry import register
 
 
@@ -133,11 +133,7 @@ class Reddi2D(Problem):
         return self.hvp(w, v)  # the Hessian is the same for every i
 
     def initial_point(self, init_seed):
-        w0 = np.zeros(2)
-        delta = float(self.option_values["init_delta"])
-        if delta:
-            w0 = w0 + delta * rng(init_seed, INIT_STREAM).standard_normal(2)
-        return self.tensor(w0)
+        return self.perturbed_origin(init_seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,8 +294,4 @@ class QuadSaddle(Problem):
         return float(self._to_u(w)[self.dim - self.k:].norm()) >= self.escape_radius
 
     def initial_point(self, init_seed):
-        w0 = np.zeros(self.dim)
-        delta = float(self.option_values["init_delta"])
-        if delta:
-            w0 = delta * rng(init_seed, INIT_STREAM).standard_normal(self.dim)
-        return self.tensor(w0)
+        return self.perturbed_origin(init_seed)
