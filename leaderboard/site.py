@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import inspect
 import json
 import math
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from collections import defaultdict
 from typing import Any, Iterable
@@ -32,76 +29,13 @@ import pandas as pd
 from bench.records import ResultsStore, RunRecord
 from leaderboard import scoring
 from leaderboard.aggregate import latest, problem_table
+from leaderboard.markdown import (DASH, WIDE, cell, code, docstring_markdown, fmt_float, fmt_int,
+                                  fmt_pct, fmt_seconds, is_missing, md_table, slug)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BASE_CONFIG = pathlib.Path(__file__).resolve().parent / "mkdocs.yml"
 DEFAULT_RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-DASH = "—"
-WIDE = "---\nhide:\n  - toc\n---\n\n"  # wide tables: no right-hand table of contents
-
-
-# ---------------------------------------------------------------------------- formatting
-def slug(text: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.").lower()
-    return s or "x"
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and not math.isfinite(v))
-
-
-def fmt_int(v: Any) -> str:
-    return DASH if _missing(v) else f"{int(round(float(v))):,}"
-
-
-def fmt_float(v: Any, digits: int = 3) -> str:
-    if _missing(v):
-        return DASH
-    v = float(v)
-    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-        return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}g}"
-
-
-def fmt_pct(v: Any) -> str:
-    return DASH if _missing(v) else f"{100 * float(v):.0f}%"
-
-
-def fmt_seconds(v: Any) -> str:
-    return DASH if _missing(v) else f"{float(v):.3g}"
-
-
-def cell(v: Any) -> str:
-    return str(v).replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(headers: list[str], rows: list[list[Any]]) -> str:
-    out = ["| " + " | ".join(cell(h) for h in headers) + " |",
-           "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(out) + "\n"
-
-
-def code(text: Any) -> str:
-    return f"`{text}`"
-
-
-def docstring_markdown(doc: str | None) -> str:
-    """First paragraph as text, the rest verbatim in a text block (RST math markup stripped)."""
-    if not doc:
-        return "_No description._\n"
-    doc = inspect.cleandoc(doc)
-    doc = re.sub(r":math:`([^`]*)`", r"\1", doc)
-    doc = re.sub(r"^\s*\.\. math::\s*$", "", doc, flags=re.M)
-    head, _, rest = doc.partition("\n\n")
-    out = head.replace("\n", " ").strip() + "\n"
-    rest = textwrap.dedent(rest).strip("\n")
-    if rest.strip():
-        out += "\n```text\n" + rest + "\n```\n"
-    return out
-
-
 # ---------------------------------------------------------------------------- data
 @dataclasses.dataclass
 class Board:
@@ -333,8 +267,8 @@ class SiteWriter:
         for r in t.itertuples():
             lo, hi = b.ci.get((r.entry, pid), (math.nan, math.nan))
             rows.append([self.entry_link(r.entry, 1), r.runs, fmt_pct(r.success_rate), fmt_int(r.calls_median),
-                         DASH if _missing(lo) else f"{fmt_int(lo)}–{fmt_int(hi)}",
-                         DASH if _missing(r.calls_q25) else f"{fmt_int(r.calls_q25)}–{fmt_int(r.calls_q75)}",
+                         DASH if is_missing(lo) else f"{fmt_int(lo)}–{fmt_int(hi)}",
+                         DASH if is_missing(r.calls_q25) else f"{fmt_int(r.calls_q25)}–{fmt_int(r.calls_q75)}",
                          fmt_float(r.ratio_to_best), fmt_int(r.escape_median), fmt_pct(r.escaped_rate),
                          fmt_seconds(r.seconds_median), code(r.hardware_id)])
         out.append(md_table(["entry", "runs", "success", "median calls", "95% CI", "IQR", "ratio",
@@ -394,7 +328,7 @@ class SiteWriter:
                          f"SGM calls {fmt_int(rank.sgm_calls)}, solved {rank.solved}/{rank.problems}.\n")
             rows = [[self.problem_link(r.problem, fam[r.problem], 1), r.runs, fmt_pct(r.success_rate),
                      fmt_int(r.calls_median),
-                     DASH if _missing(r.calls_q25) else f"{fmt_int(r.calls_q25)}–{fmt_int(r.calls_q75)}",
+                     DASH if is_missing(r.calls_q25) else f"{fmt_int(r.calls_q25)}–{fmt_int(r.calls_q75)}",
                      fmt_float(ratios.loc[r.problem, entry]), fmt_int(r.escape_median), fmt_pct(r.escaped_rate),
                      fmt_seconds(r.seconds_median), code(r.hardware_id)] for r in t.itertuples()]
             parts.append(md_table(["problem", "runs", "success", "median calls", "IQR", "ratio to best",
