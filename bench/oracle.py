@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from bench.facts import ProblemFacts
 from problems.base import Problem
 
 SAMPLE_CHUNK_ELEMENTS = 1 << 20  # randomness is drawn in chunks of at most this many numbers
@@ -171,6 +172,10 @@ class Oracle:
         p = self._problem
         return {"dim": p.dim, "n": p.n, "batch_size": p.batch_size}
 
+    @property
+    def facts(self) -> ProblemFacts:
+        return ProblemFacts.of(self._problem, self.budget)
+
 
 class Closure:
     """What ``optimizer.step(closure)`` receives (see the module docstring for the charges)."""
@@ -222,6 +227,11 @@ class Closure:
     def batch_size(self) -> int:
         """Samples per stochastic call (the charge of one ``closure()``)."""
         return self.__oracle.info()["batch_size"]
+
+    @property
+    def facts(self) -> ProblemFacts:
+        """Declared constants of the problem (eps_g, eps_h, smoothness L, ...): see bench.facts."""
+        return self.__oracle.facts
 
     @property
     def budget_left(self) -> int:

@@ -94,6 +94,10 @@ class Problem(abc.ABC):
     cnc_gamma: float | None  # E<grad f_i(w_s), v_min>^2 where known (SPEC.md C3)
     per_sample_grad_zero_at_saddle: bool = False
     divergence_radius: float = 1e6  # ||w|| beyond this counts as divergence
+    # Declared constants (None where not known in closed form); entries read them through
+    # ``closure.facts`` (bench.facts.ProblemFacts), the certificate uses ``smoothness``.
+    smoothness: float | None = None  # L >= ||Hess f(w)|| on the region of interest
+    hessian_lipschitz: float | None = None  # rho: ||Hess f(u) - Hess f(w)|| <= rho ||u - w||
 
     def __init__(self, size: str, instance_seed: int = 0, *, dtype: torch.dtype = torch.float64,
                  device: str | torch.device = "cpu", **options: Any):
