@@ -14,16 +14,62 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import pathlib
 import sys
 import warnings
 
+from bench import __version__
+
 DEFAULT_RESULTS = "bench-results"
 ARCHIVE = pathlib.Path(__file__).resolve().parent.parent / "leaderboard" / "results"
+PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent.parent
+MAX_SEEDS = 10_000
+MAX_BUDGET = 10**10
+MAX_TIME_LIMIT = 7 * 24 * 3600.0
+MAX_WORKERS = 1024
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
 
 
 class CLIError(Exception):
     """A user error: printed as one message, exit code 2."""
+
+
+# ----------------------------------------------------------------------------------- flag types
+def _bounded(kind: type, upper: float, what: str, fix: str):
+    """An argparse ``type=``: a positive ``kind`` (int or float) at most ``upper``."""
+    noun = "a whole number" if kind is int else "a number"
+    span = f"from 1 to {int(upper):,}" if kind is int else f"above 0 and at most {upper:,g}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {noun}; give {what} as {noun} {span}{fix}") from None
+        if not math.isfinite(value) or value <= 0 or value > upper:
+            raise argparse.ArgumentTypeError(f"{what} must be {noun} {span}, got {text}{fix}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+_seeds_type = _bounded(int, MAX_SEEDS, "the number of run seeds",
+                       "; leave --seeds out to use the suite's seeds")
+_budget_type = _bounded(int, MAX_BUDGET, "the budget in sample gradients",
+                        "; leave --budget out to use the suite's (or the problem's) budget")
+_time_limit_type = _bounded(float, MAX_TIME_LIMIT, "the time limit per run in seconds",
+                            "; leave --time-limit out to use the suite's limit")
+_workers_type = _bounded(int, MAX_WORKERS, "the number of worker processes",
+                         "; leave -j out to use one per core, or use --executor serial")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors become ``CLIError`` (``bench: error: ...``, exit 2) like every user error."""
+
+    def error(self, message: str):
+        raise CLIError(f"{message} (see `{self.prog} --help`)")
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -106,22 +152,35 @@ def _build_tasks(args):
     for spec in args.optimizer or ["sgd-momentum"]:
         choices.extend(resolve_entry(spec, args.hparams))
     if args.problem:
-        items = tuple(SuiteItem(canonical_id(p), seeds=args.seeds or 4, budget=args.budget,
-                                time_limit=args.time_limit or 300.0) for p in args.problem)
+        items = tuple(SuiteItem(canonical_id(p), seeds=4 if args.seeds is None else args.seeds,
+                                budget=args.budget,
+                                time_limit=300.0 if args.time_limit is None else args.time_limit)
+                      for p in args.problem)
         suite = Suite("adhoc", "0", "problems given on the command line", items)
     else:
         suite = get_suite(args.suite)
+    _check_hparams_up_front(choices, suite, getattr(args, "allow_unknown_hparams", False))
     tasks = []
     for choice in choices:
         for item in suite.items:
             seeds = item.seed_triples()
-            if args.seeds and not args.problem:
+            if args.seeds is not None and not args.problem:
                 seeds = [(i, s, s) for i in item.instance_seeds for s in range(args.seeds)]
             for inst, init, run in seeds:
                 tasks.append(RunTask(choice, item.problem, inst, init, run, profile, suite.name,
-                                     suite.version, args.budget or item.budget,
-                                     args.time_limit or item.time_limit))
+                                     suite.version, item.budget if args.budget is None else args.budget,
+                                     item.time_limit if args.time_limit is None else args.time_limit))
     return suite, choices, tasks
+
+
+def _check_hparams_up_front(choices, suite, allow_unknown: bool) -> None:
+    """Every choice's hyperparameters on every family of the suite, before any run starts."""
+    from bench.entries import check_choice
+
+    families = sorted({item.problem.partition(":")[0] for item in suite.items})
+    for choice in choices:
+        for family in families:
+            check_choice(choice, family, allow_unknown=allow_unknown)
 
 
 def cmd_run(args) -> int:
@@ -158,9 +217,15 @@ def cmd_run(args) -> int:
     for r in failures[:10]:
         print(f"\n{r.status.upper()}: {r.entry} on {r.problem} (seed {r.run_seed}): "
               f"{r.message.splitlines()[0] if r.message else ''}", file=sys.stderr)
-    if any(r.status == "error" for r in records):
-        print("\nsome runs failed with an error (see above); their records are stored and will "
-              "re-run next time", file=sys.stderr)
+    if len(failures) > 10:
+        print(f"\n... and {len(failures) - 10} more", file=sys.stderr)
+    if failures:
+        n_err = sum(r.status == "error" for r in failures)
+        n_timeout = len(failures) - n_err
+        print(f"\nbench: {len(failures)} of {len(records)} runs did not finish: {n_err} error, "
+              f"{n_timeout} timeout (listed above). Their records are stored in {store.root}; "
+              f"errors re-run on the next `bench run`, timeouts re-run with --force (raise "
+              f"--time-limit if the entry is merely slow).", file=sys.stderr)
         return 1
     return 0
 
@@ -171,7 +236,6 @@ def cmd_list(args) -> int:
 
     if args.what == "problems":
         from problems import families, make_problem
-
         rows = []
         for name, cls in families().items():
             for size in cls.sizes:
@@ -239,8 +303,9 @@ def cmd_show(args) -> int:
 
 # ----------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bench", description="SaddleBench: how fast do optimizers escape strict saddles?")
+    parser.add_argument("--version", action="version", version=f"%(prog)s (SaddleBench) {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run optimizers on a suite and print the comparison",
@@ -251,15 +316,19 @@ def build_parser() -> argparse.ArgumentParser:
                           "optional [lr=0.01,...]; a list value sweeps ([lr=[1e-3,1e-2]]); "
                           "repeatable (default: sgd-momentum)")
     run.add_argument("--hparams", help="hyperparameters for every --optimizer, e.g. lr=0.01,momentum=0.9")
+    run.add_argument("--allow-unknown-hparams", action="store_true",
+                     help="accept hyperparameter names that an optimizer taking **kwargs does not "
+                          "expose (by default they are refused: a typo would be silently ignored)")
     run.add_argument("-s", "--suite", default="quick", help="suite name (default: quick)")
     run.add_argument("-p", "--problem", action="append",
                      help="run these problem ids instead of a suite (repeatable)")
-    run.add_argument("--seeds", type=int, help="run seeds per problem (overrides the suite)")
-    run.add_argument("--budget", type=int, help="budget in sample gradients (overrides)")
-    run.add_argument("--time-limit", type=float, help="seconds per run (overrides)")
+    run.add_argument("--seeds", type=_seeds_type,
+                     help=f"run seeds per problem, 1 to {MAX_SEEDS:,} (overrides the suite)")
+    run.add_argument("--budget", type=_budget_type, help="budget in sample gradients (overrides)")
+    run.add_argument("--time-limit", type=_time_limit_type, help="seconds per run, > 0 (overrides)")
     run.add_argument("--profile", default="cpu", help="hardware profile (bench list profiles)")
     run.add_argument("--executor", default="local", choices=["local", "serial"])
-    run.add_argument("-j", "--workers", type=int, help="worker processes (default: cores)")
+    run.add_argument("-j", "--workers", type=_workers_type, help="worker processes (default: cores)")
     run.add_argument("--results", default=DEFAULT_RESULTS, help=f"results folder (default: {DEFAULT_RESULTS})")
     run.add_argument("--force", action="store_true", help="re-run runs already in the store")
     run.add_argument("--no-compare", action="store_true", help="do not print the comparison")
@@ -286,9 +355,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_own_file(filename: str) -> bool:
+    try:
+        rel = pathlib.Path(filename).resolve().relative_to(PACKAGE_ROOT)
+    except (ValueError, OSError):
+        return False
+    return rel.parts[:1] in (("bench",), ("problems",), ("leaderboard",))
+
+
+def _emit_warnings(show_other):
+    """``warnings.showwarning`` for a command: the harness's own warnings (a corrupted record
+    line...) are user-facing and printed as ``bench: warning: ...``; the others (torch, user
+    code) keep Python's usual format and filters."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if _is_own_file(filename):
+            print(f"bench: warning: {message}", file=sys.stderr if file is None else file)
+        else:
+            show_other(message, category, filename, lineno, file, line)
+
+    return show
+
+
+def _silence_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so the final flush at exit does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (tests capture it): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``bench`` command line; returns the exit code (0 ok, 1 failed runs, 2 user error,
+    130 interrupted, 141 stdout closed by its reader, e.g. ``bench list problems | head``)."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except CLIError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
     from bench.entries import EntryError
     from bench.profiles import ProfileError
     from bench.records import StoreError
@@ -300,8 +418,14 @@ def main(argv: list[str] | None = None) -> int:
                    UnknownProblemError)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("default")
-            return int(args.func(args) or 0)
+            # the harness's own warnings every time they happen; no global filter change, so
+            # torch's deprecation warnings stay hidden as Python hides them by default
+            for module in ("bench", "problems", "leaderboard"):
+                warnings.filterwarnings("always", module=rf"{module}(\.|$)")
+            warnings.showwarning = _emit_warnings(warnings.showwarning)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+            return code
     except user_errors as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2

@@ -192,22 +192,16 @@ def _resolve_single(text: str) -> EntryChoice:
     return choices[0]
 
 
-def build_optimizer(choice: EntryChoice, params: list[torch.Tensor], family: str) -> torch.optim.Optimizer:
-    """Construct the entry's optimizer on ``params`` with its hyperparameters for ``family``."""
+def build_optimizer(choice: EntryChoice, params: list[torch.Tensor], family: str, *,
+                    allow_unknown: bool = False) -> torch.optim.Optimizer:
+    """Construct the entry's optimizer on ``params`` with its hyperparameters for ``family``.
+
+    The hyperparameters are checked first (``check_hparams``): names against the constructor,
+    values against the types of its defaults. ``allow_unknown`` lets names through that a
+    ``**kwargs`` constructor does not expose (``bench run --allow-unknown-hparams``)."""
     entry, hparams = choice.entry, choice.hparams_for(family)
     target = entry.optimizer
-    try:
-        sig = inspect.signature(target)
-        accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-        if not accepts_any:
-            unknown = [k for k in hparams if k not in sig.parameters]
-            if unknown:
-                allowed = [k for k in sig.parameters if k not in ("self", "params")]
-                raise EntryError(f"{choice.label}: hyperparameter(s) {unknown} not accepted by "
-                                 f"{getattr(target, '__qualname__', target)}; accepted: {allowed}")
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, EntryError):
-            raise
+    check_hparams(target, hparams, allow_unknown=allow_unknown, label=choice.label)
     try:
         opt = target(params, **hparams)
     except EntryError:
@@ -218,3 +212,196 @@ def build_optimizer(choice: EntryChoice, params: list[torch.Tensor], family: str
         raise EntryError(f"{choice.label}: {getattr(target, '__qualname__', target)} returned a "
                          f"{type(opt).__name__}, not a torch.optim.Optimizer")
     return opt
+
+
+# ------------------------------------------------------------------ hyperparameter checks
+_NO_DEFAULT = inspect.Parameter.empty
+
+
+def _own_parameters(func: Any, *, skip_first: bool) -> tuple[dict[str, inspect.Parameter], bool] | None:
+    """Named parameters of ``func`` (minus ``self``/``params``) and whether it takes ``**kwargs``."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())
+    if params and params[0].name == "self":
+        params = params[1:]
+    if skip_first and params and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                                    inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        params = params[1:]  # the parameters (tensors) argument
+    named = {p.name: p for p in params
+             if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)}
+    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    return named, takes_kwargs
+
+
+def constructor_parameters(target: Any) -> tuple[dict[str, Any], bool] | None:
+    """Hyperparameter names of an optimizer class or factory with their defaults.
+
+    For a class, ``__init__`` methods are followed up the MRO while they pass ``**kwargs`` on
+    (stopping before ``torch.optim.Optimizer``, whose ``defaults`` argument is not a
+    hyperparameter). Returns ``(name -> default, still_takes_kwargs)``; ``None`` when there is
+    no signature to read (nothing can be checked then)."""
+    named: dict[str, Any] = {}
+    if inspect.isclass(target):
+        takes_kwargs = True
+        seen_init = False
+        for klass in target.__mro__:
+            if klass in (torch.optim.Optimizer, object):
+                break
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            seen_init = True
+            own = _own_parameters(init, skip_first=True)
+            if own is None:
+                return None
+            params, takes_kwargs = own
+            for name, p in params.items():
+                named.setdefault(name, p.default)
+            if not takes_kwargs:
+                break
+        if not seen_init:
+            return None
+        return named, takes_kwargs
+    own = _own_parameters(target, skip_first=True)
+    if own is None:
+        return None
+    params, takes_kwargs = own
+    return {name: p.default for name, p in params.items()}, takes_kwargs
+
+
+def _exposed_defaults(target: Any, known: Mapping[str, Any]) -> dict[str, Any]:
+    """``optimizer.defaults`` of ``target`` built on a dummy parameter (empty if that fails)."""
+    dummy = torch.zeros(1, requires_grad=True)
+    try:
+        opt = target([dummy], **known)
+    except Exception:  # the names it exposes cannot be read: treat as exposing none
+        return {}
+    defaults = getattr(opt, "defaults", None)
+    return dict(defaults) if isinstance(opt, torch.optim.Optimizer) and isinstance(defaults, dict) else {}
+
+
+def _is_real(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return (isinstance(value, torch.Tensor) and value.numel() == 1
+            and not value.dtype == torch.bool and not value.is_complex())
+
+
+def _int_annotated(annotation: Any) -> bool:
+    return annotation is int or annotation == "int"
+
+
+def _expected(value: Any, default: Any, annotation: Any = _NO_DEFAULT) -> str | None:
+    """What ``value`` should be, judged by the constructor's ``default``; None when it fits."""
+    if default is _NO_DEFAULT or default is None:
+        return None  # no default (or None): anything goes, the constructor decides
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(default, int) and _int_annotated(annotation):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if isinstance(default, (int, float)):
+        return None if _is_real(value) else "a real number"
+    if isinstance(default, (tuple, list)) and all(_is_real(x) for x in default):
+        if (isinstance(value, (tuple, list)) and len(value) == len(default)
+                and all(_is_real(x) for x in value)):
+            return None
+        return f"a tuple of {len(default)} numbers"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "a string"
+    return None  # another kind of default (a tensor, a sentinel): not checked here
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    if value is None:
+        return "none"
+    return f"a {type(value).__name__}"
+
+
+def check_hparams(target: Any, hparams: Mapping[str, Any], *, allow_unknown: bool = False,
+                  label: str | None = None) -> None:
+    """Refuse hyperparameters that ``target`` (optimizer class or factory) cannot take.
+
+    * Names: each must be a parameter of the constructor; for a constructor taking
+      ``**kwargs``, also any key of the ``defaults`` it exposes (read from an instance built on
+      a dummy parameter). Other names are refused unless ``allow_unknown`` (they would be
+      swallowed by ``**kwargs`` and silently ignored).
+    * Values: compared with the default: a number default needs a real number (not a bool or a
+      string), an ``int``-annotated integer default an integer, a bool default a bool, a tuple
+      of numbers a tuple of as many numbers, a string default a string; ``None`` or no default
+      accepts anything.
+
+    Raises :class:`EntryError` naming ``label`` (the entry), the hyperparameter, the expected
+    type and the fix."""
+    from bench.spec import format_value
+
+    name = label or getattr(target, "__qualname__", repr(target))
+    found = constructor_parameters(target)
+    if found is None:
+        return
+    named, takes_kwargs = found
+    annotations = _annotations(target)
+
+    def check_value(key: str, value: Any, default: Any) -> None:
+        want = _expected(value, default, annotations.get(key, _NO_DEFAULT))
+        if want is not None:
+            raise EntryError(
+                f"{name}: hyperparameter {key}={format_value(value)} is {_kind_of(value)}, but "
+                f"{key} must be {want} (its default is {format_value(default)}); write e.g. "
+                f"{key}={format_value(default)}")
+
+    for key, value in hparams.items():
+        if key in named:
+            check_value(key, value, named[key])
+    unknown = [k for k in hparams if k not in named]
+    if not unknown:
+        return
+    exposed: dict[str, Any] = {}
+    if takes_kwargs:
+        exposed = _exposed_defaults(target, {k: v for k, v in hparams.items() if k in named})
+        unknown = [k for k in unknown if k not in exposed]
+    if unknown and not (takes_kwargs and allow_unknown):
+        accepted = sorted(set(named) | set(exposed))
+        close = [m for k in unknown for m in difflib.get_close_matches(k, accepted, n=1, cutoff=0.6)]
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        insist = (" If the optimizer does read it from **kwargs, pass --allow-unknown-hparams."
+                  if takes_kwargs else "")
+        raise EntryError(f"{name}: unknown hyperparameter(s) {', '.join(unknown)} for "
+                         f"{getattr(target, '__qualname__', target)}; accepted: "
+                         f"{', '.join(accepted) or '(none)'}.{hint}{insist}")
+    for key, value in hparams.items():
+        if key in exposed:
+            check_value(key, value, exposed[key])
+
+
+def _annotations(target: Any) -> dict[str, Any]:
+    """Parameter annotations of the constructor chain (first one wins), for int checks."""
+    out: dict[str, Any] = {}
+    funcs = ([k.__dict__["__init__"] for k in target.__mro__ if "__init__" in k.__dict__
+              and k not in (torch.optim.Optimizer, object)] if inspect.isclass(target) else [target])
+    for func in funcs:
+        try:
+            params = inspect.signature(func).parameters
+        except (TypeError, ValueError):
+            continue
+        for pname, p in params.items():
+            out.setdefault(pname, p.annotation)
+    return out
+
+
+def check_choice(choice: EntryChoice, family: str, *, allow_unknown: bool = False) -> None:
+    """``check_hparams`` for ``choice`` on a problem ``family``, before any run starts."""
+    check_hparams(choice.entry.optimizer, choice.hparams_for(family), allow_unknown=allow_unknown,
+                  label=f"{choice.label} (on {family} problems)")
