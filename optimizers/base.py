@@ -66,12 +66,27 @@ class Entry:
         return {**self.defaults, **self.family_hparams.get(family, {}), **(overrides or {})}
 
     def source_hash(self) -> str:
-        """sha256 (first 16 hex digits) of the entry's source file, plus torch's version for
-        entries that are torch.optim classes."""
+        """sha256 (first 16 hex digits) of the entry's source file and of the local helper modules
+        it imports, plus torch's version for entries that are torch.optim classes.
+
+        Helpers are found statically (``ast``, nothing is imported), transitively:
+        ``from optimizers import _x``, ``import optimizers._x``, ``from optimizers._x import y``
+        (any module of the optimizers package but ``base`` and ``__init__``), relative imports
+        (``from . import x``, ``from .x import y``) and, for a file outside the optimizers
+        package, ``import my_helper`` / ``from my_helper import y`` where ``my_helper.py`` (or the
+        package ``my_helper/``) sits beside it. Each helper is hashed with its name, sorted by
+        name. Files of installed packages (site-packages, the standard library) are hashed alone;
+        their package's version is their identity. An entry with no local helpers has the same
+        hash as before helpers were covered.
+        """
         path = self.source_file or _source_file(self.optimizer)
         h = hashlib.sha256()
         if path and pathlib.Path(path).is_file():
-            h.update(pathlib.Path(path).read_bytes())
+            main, *helpers = _local_sources(pathlib.Path(path))
+            h.update(main[1])
+            for name, data in sorted(helpers):
+                h.update(b"\0helper\0" + name.encode() + b"\0" + str(len(data)).encode() + b"\0")
+                h.update(data)
         else:
             h.update(repr(self.optimizer).encode())
         if getattr(self.optimizer, "__module__", "").startswith("torch."):
@@ -94,6 +109,102 @@ class Entry:
             "defaults": dict(self.defaults),
             "family_hparams": {k: dict(v) for k, v in self.family_hparams.items()},
         }
+
+
+_IMPORTS_CACHE: dict[bytes, list[tuple[int, str, tuple[str, ...]]]] = {}  # sha256 -> imports
+
+
+def _local_sources(path: pathlib.Path) -> list[tuple[str, bytes]]:
+    """``[(name, bytes)]`` of ``path`` (first) and, transitively, the local modules it imports
+    (see :meth:`Entry.source_hash`). Names are stable across machines: ``optimizers/<rel>`` for
+    modules of this package, else the path relative to the entry file's folder."""
+    import ast
+    import os
+    import sysconfig
+
+    folder = pathlib.Path(__file__).resolve().parent
+    paths = sysconfig.get_paths()
+    installed = {pathlib.Path(paths[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")
+                 if k in paths}
+    excluded = {folder / "base.py", folder / "__init__.py"}
+    harness = {"bench", "problems", "leaderboard"}  # covered by the harness version
+
+    def in_folder(p: pathlib.Path) -> bool:
+        return p == folder or folder in p.parents
+
+    def is_local(p: pathlib.Path) -> bool:
+        if in_folder(p):
+            return True
+        return not any(part in ("site-packages", "dist-packages") for part in p.parts) and \
+            not any(d == p or d in p.parents for d in installed)
+
+    def module_file(base: pathlib.Path, dotted: str) -> pathlib.Path | None:
+        target = base.joinpath(*dotted.split("."))
+        for cand in (target.parent / (target.name + ".py"), target / "__init__.py"):
+            if cand.is_file():
+                return cand.resolve()
+        return None
+
+    def imports(data: bytes) -> list[tuple[int, str, tuple[str, ...]]]:
+        digest = hashlib.sha256(data).digest()
+        if digest not in _IMPORTS_CACHE:
+            found = []
+            try:
+                tree = ast.parse(data)
+            except (SyntaxError, ValueError):
+                tree = None
+            for node in ast.walk(tree) if tree is not None else ():
+                if isinstance(node, ast.Import):
+                    found.extend((0, alias.name, ()) for alias in node.names)
+                elif isinstance(node, ast.ImportFrom):
+                    found.append((node.level, node.module or "", tuple(a.name for a in node.names)))
+            _IMPORTS_CACHE[digest] = found
+        return _IMPORTS_CACHE[digest]
+
+    def targets(file: pathlib.Path, level: int, module: str, names: tuple[str, ...]):
+        if level:  # relative: from the file's package folder, up level-1 folders
+            base = file.parent
+            for _ in range(level - 1):
+                base = base.parent
+        elif module == "optimizers" or module.startswith("optimizers."):
+            base, module = folder, module.partition(".")[2]
+        elif module.split(".")[0] in harness or in_folder(file):
+            return
+        else:  # a sibling module next to a user file
+            base = file.parent
+        if module:
+            yield module_file(base, module)
+        for name in names:  # `from pkg import sub` may name a submodule
+            if name != "*":
+                yield module_file(base, f"{module}.{name}" if module else name)
+
+    start = path.resolve()
+    seen = {start}
+    order = [start]
+    out = []
+    for file in order:  # grows while we walk it
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            if file is start:
+                raise
+            data = f"<unreadable: {exc.strerror or exc}>".encode()
+        if file is start:
+            name = start.name
+        elif in_folder(file):
+            name = "optimizers/" + file.relative_to(folder).as_posix()
+        else:
+            name = pathlib.Path(os.path.relpath(file, start.parent)).as_posix()
+        out.append((name, data))
+        if not is_local(file):
+            continue
+        for level, module, names in imports(data):
+            for target in targets(file, level, module, names):
+                if target is not None and target not in seen and target not in excluded \
+                        and is_local(target):
+                    seen.add(target)
+                    order.append(target)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
