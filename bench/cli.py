@@ -236,6 +236,10 @@ def cmd_list(args) -> int:
 
     if args.what == "problems":
         from problems import families, make_problem
+        from problems.registry import option_table
+
+        # an unknown --family is an error (with a suggestion), not an empty table
+        options = option_table(args.family) if args.family else None
         rows = []
         for name, cls in families().items():
             for size in cls.sizes:
@@ -252,6 +256,12 @@ def cmd_list(args) -> int:
                     rows.append([f"{name}:{size}", "error", str(exc)[:60], "", "", "", "", "", ""])
         print(tabulate(rows, headers=["id", "dim", "n", "batch", "eps_g", "eps_h", "budget",
                                       "saddle lambda_min", "f*"], tablefmt="github", disable_numparse=True))
+        if options is not None:
+            print(f"\noptions of {args.family} (write {args.family}:SIZE[name=value,...]; ids list "
+                  f"only options that differ from the default):")
+            print(tabulate([[o["option"], o["type"], o["default"], o["range"], o["meaning"]] for o in options],
+                           headers=["option", "type", "default", "range / choices", "meaning"],
+                           tablefmt="simple", disable_numparse=True))  # cells may contain '|'
     elif args.what == "optimizers":
         from optimizers import BrokenEntry, discover
 

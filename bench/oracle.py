@@ -82,7 +82,9 @@ class Oracle:
         self._param = param
         self.budget = int(budget)
         self.counts = Counts()
-        self._generator = torch.Generator(device=problem.device)
+        # A CPU generator whatever the run's device: problems draw on CPU (float64 or indices)
+        # and cast, so every profile sees the same sample stream (up to rounding).
+        self._generator = torch.Generator(device="cpu")
         self._generator.manual_seed(torch_seed(run_seed, RUN_STREAM))
         self._chunk: torch.Tensor | None = None
         self._pos = 0

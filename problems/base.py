@@ -12,6 +12,18 @@ Everything is a flat torch vector ``w`` of length ``dim``. Two views of the obje
   ``count`` calls at once (minibatch indices, or noise vectors), and
   ``sample_loss_grad(w, sample)`` / ``sample_hvp(w, v, sample)`` / ``sample_loss(w, sample)``
   evaluate one call's estimate. Estimates are unbiased: E[sample_grad] = grad f.
+  The sample stream does not depend on the run's dtype or device: ``generator`` is a CPU
+  generator, ``draw`` draws on CPU (integer indices, or float64 numbers via
+  :func:`draw_indices` / :func:`draw_normal`) and only then casts to the problem's dtype and
+  device (:meth:`Problem.sample_tensor`). Two profiles therefore see the same draws, up to the
+  rounding of the cast.
+
+Options (``family:size[opt=val]``) are declared as :class:`Option` (type, default, range or
+choices, one-line meaning). They are checked and coerced when an id is parsed, so that a bad
+value fails before any run starts and one instance has one id (``rotate=1`` -> ``rotate=true``,
+``p=10.0`` -> ``p=10``, defaults dropped). ``init_delta`` does not mean the same thing in every
+family (an unnormalized N(0, I) perturbation, a perturbation of exact length, a per-coordinate
+scale...): each family's option help says exactly how it is used.
 
 Costs (SPEC.md section 0.3) are not computed here: the counted oracle (bench.oracle) charges
 ``batch_size`` sample gradients per stochastic call and ``n`` per full-batch call.
@@ -44,6 +56,18 @@ def torch_seed(seed: int, stream: int, *extra: int) -> int:
     return int((int(state[0]) << 31) ^ int(state[1])) & ((1 << 63) - 1)
 
 
+def draw_indices(generator: torch.Generator, count: int, n: int, batch: int) -> torch.Tensor:
+    """Minibatch indices for ``count`` calls: iid uniform in [0, n) with replacement, shape
+    (count, batch), int64 on CPU (``generator`` must be a CPU generator)."""
+    return torch.randint(n, (count, batch), generator=generator)
+
+
+def draw_normal(generator: torch.Generator, *shape: int) -> torch.Tensor:
+    """Standard normal numbers of ``shape``, float64 on CPU (``generator`` must be a CPU
+    generator): the same numbers whatever dtype and device the run uses."""
+    return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+
 def haar_orthogonal(gen: np.random.Generator, d: int) -> np.ndarray:
     """A Haar-random orthogonal d x d matrix (QR of a Gaussian with sign fix)."""
     q, r = np.linalg.qr(gen.standard_normal((d, d)))
@@ -64,6 +88,134 @@ class Saddle:
     escape_delta: float
 
 
+class UnknownProblemError(KeyError):
+    """An id that names no registered family, size or option."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
+
+
+class ProblemOptionError(UnknownProblemError, ValueError):
+    """A problem option with a wrong type, an out-of-range value, an unknown choice or a
+    combination the family does not accept. Both an :class:`UnknownProblemError` (the CLI
+    reports it as a user error) and a ``ValueError``."""
+
+
+_OPTION_TYPES = (bool, int, float, str)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """A declared problem option: ``family:size[name=value]``.
+
+    Attributes:
+        type: ``bool``, ``int``, ``float`` or ``str``; values are coerced to it (``1`` -> ``true``
+            for a bool, ``10.0`` -> ``10`` for an int; ``10.5`` is refused for an int).
+        default: the value when the option is not given (ids omit options at their default).
+        help: one line: what the option does in this family.
+        min, max: inclusive bounds of a numeric option (``min_exclusive``: value > min).
+        choices: the allowed values of a ``str`` option; for an ``int``/``float`` option, words
+            accepted besides numbers (tensor's ``saddle=d``).
+        nullable: ``none`` is a value (always true when the default is None).
+        even: an ``int`` option must be even.
+    """
+
+    type: type
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    choices: tuple = ()
+    nullable: bool = False
+    even: bool = False
+
+    def __post_init__(self):
+        if self.type not in _OPTION_TYPES:
+            raise TypeError(f"Option type must be one of bool, int, float, str; got {self.type!r}")
+        if not self.help.strip():
+            raise ValueError("Option needs a one-line help text")
+
+    @property
+    def type_name(self) -> str:
+        name = self.type.__name__
+        if self.type is not str and self.choices:
+            name += " | " + " | ".join(map(str, self.choices))
+        return name + (" | none" if self.nullable or self.default is None else "")
+
+    def describe_range(self) -> str:
+        """The allowed values in words, e.g. ``>= 1``, ``aniso | iso``, ``true | false``."""
+        if self.type is bool:
+            return "true | false"
+        if self.type is str:
+            return " | ".join(map(str, self.choices)) if self.choices else "any word"
+        parts = []
+        if self.min is not None:
+            parts.append(f"{'>' if self.min_exclusive else '>='} {_format_value(self.min)}")
+        if self.max is not None:
+            parts.append(f"<= {_format_value(self.max)}")
+        text = " and ".join(parts) if parts else "any finite number"
+        if self.even:
+            text = "even, " + text
+        if self.choices:
+            text += " (or " + " | ".join(map(str, self.choices)) + ")"
+        if self.nullable or self.default is None:
+            text += " (or none)"
+        return text
+
+    def coerce(self, family: str, name: str, value: Any) -> Any:
+        """``value`` converted to the declared type and checked against the range or choices;
+        raises :class:`ProblemOptionError` naming the option, what is allowed and the fix."""
+        given = value
+
+        def bad(why: str) -> ProblemOptionError:
+            return ProblemOptionError(
+                f"problem option {name}={_format_value(given)} of {family}: {why}. {name} is "
+                f"{self.type_name}, allowed {self.describe_range()} (default "
+                f"{_format_value(self.default)}): {self.help}. Give an allowed value, or drop the "
+                f"option for the default; `bench list problems --family {family}` lists every option.")
+
+        if value is None:
+            if self.nullable or self.default is None:
+                return None
+            raise bad("none is not a value of this option")
+        if self.type is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, (int, float)) and value in (0, 1):
+                return bool(value)
+            raise bad("not a boolean")
+        if self.type is str:
+            if not isinstance(value, str):
+                raise bad("not one of the choices")
+            if self.choices and value not in self.choices:
+                raise bad("not one of the choices")
+            return value
+        # int or float (optionally with extra words)
+        if isinstance(value, str):
+            if value in self.choices:
+                return value
+            raise bad("not a number" + (" nor one of the words" if self.choices else ""))
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad(f"not {'an int' if self.type is int else 'a number'}")
+        if not math.isfinite(value):
+            raise bad("not a finite number")
+        if self.type is int:
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise bad("not an integer (it would be truncated)")
+                value = int(value)
+        else:
+            value = float(value)
+        if self.min is not None and (value < self.min or (self.min_exclusive and value == self.min)):
+            raise bad("out of range")
+        if self.max is not None and value > self.max:
+            raise bad("out of range")
+        if self.even and value % 2:
+            raise bad("not even")
+        return value
+
+
 class Problem(abc.ABC):
     """Base class of every SaddleBench problem. Subclasses set the class attributes below,
     fill the instance attributes in ``__init__`` and implement the abstract methods.
@@ -71,14 +223,15 @@ class Problem(abc.ABC):
     Class attributes:
         family: registry family name, e.g. ``"quad-saddle"``.
         sizes: size name -> keyword arguments of the family at that size.
-        options: option name -> default value (user-settable with ``family:size[opt=val]``).
+        options: option name -> :class:`Option` (user-settable with ``family:size[opt=val]``);
+            ``option_defaults()`` gives name -> default, ``option_values`` an instance's values.
         reference: the papers the family comes from (one line).
         spec_section: section of SPEC.md that defines the family.
     """
 
     family: ClassVar[str]
     sizes: ClassVar[Mapping[str, Mapping[str, Any]]]
-    options: ClassVar[Mapping[str, Any]] = {}
+    options: ClassVar[Mapping[str, Option]] = {}
     reference: ClassVar[str] = ""
     spec_section: ClassVar[str] = ""
 
@@ -105,14 +258,57 @@ class Problem(abc.ABC):
         self.instance_seed = int(instance_seed)
         self.dtype = dtype
         self.device = torch.device(device)
-        self.option_values = {**self.options, **options}
+        self.option_values = self.resolve_options(size, options)
+
+    # ------------------------------------------------------------------ options
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        """Option name -> default value."""
+        return {name: opt.default for name, opt in cls.options.items()}
+
+    @classmethod
+    def resolve_options(cls, size: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Every option's value at ``size``: the defaults overridden by ``given``, each coerced
+        to its declared type and checked (:meth:`Option.coerce`), then the family's
+        :meth:`check_options`. Raises :class:`UnknownProblemError` for an unknown name and
+        :class:`ProblemOptionError` for a bad value."""
+        for key in given:
+            if key not in cls.options:
+                import difflib
+
+                close = difflib.get_close_matches(key, list(cls.options), n=2, cutoff=0.5)
+                hint = f" Did you mean {' or '.join(close)}?" if close else ""
+                known = ", ".join(sorted(cls.options)) or "none"
+                raise UnknownProblemError(
+                    f"problem {cls.family} has no option {key!r} (options: {known}).{hint} "
+                    f"`bench list problems --family {cls.family}` lists them with their meaning.")
+        values = {name: opt.coerce(cls.family, name, given[name]) if name in given else opt.default
+                  for name, opt in cls.options.items()}
+        return cls.check_options(size, values)
+
+    @classmethod
+    def check_options(cls, size: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Family hook: checks that involve the size or several options (raise
+        :class:`ProblemOptionError`), and rewrites spellings of one instance to one (so that the
+        id is canonical). Must be idempotent. The default accepts everything."""
+        return values
+
+    @classmethod
+    def changed_options(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The options of ``values`` that differ from their default (what an id shows)."""
+        return {k: v for k, v in values.items()
+                if not (k in cls.options and _same_value(v, cls.options[k].default))}
+
+    @classmethod
+    def _option_error(cls, size: str, message: str) -> ProblemOptionError:
+        return ProblemOptionError(f"{cls.family}:{size}: {message}. `bench list problems --family "
+                                  f"{cls.family}` lists every option with its meaning.")
 
     # ------------------------------------------------------------------ identity
     @property
     def id(self) -> str:
         """Stable id: ``family:size`` plus non-default options in sorted order."""
-        changed = {k: v for k, v in self.option_values.items() if self.options.get(k) != v}
-        return format_problem_id(self.family, self.size, changed)
+        return format_problem_id(self.family, self.size, self.changed_options(self.option_values))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.id!r}, instance_seed={self.instance_seed}, dim={self.dim})"
@@ -121,6 +317,13 @@ class Problem(abc.ABC):
     def tensor(self, array: np.ndarray | float) -> torch.Tensor:
         """Cast float64 numpy instance data to the problem's dtype and device."""
         return torch.as_tensor(np.asarray(array, dtype=np.float64)).to(self.device, self.dtype)
+
+    def sample_tensor(self, drawn: torch.Tensor) -> torch.Tensor:
+        """A sample drawn on CPU (int64 indices or float64 numbers) moved to the problem's device,
+        floats cast to its dtype: the last step of every ``draw``."""
+        if drawn.is_floating_point():
+            return drawn.to(self.device, self.dtype)
+        return drawn.to(self.device)
 
     # ------------------------------------------------------------------ exact objective
     @abc.abstractmethod
@@ -143,7 +346,10 @@ class Problem(abc.ABC):
     # ------------------------------------------------------------------ stochastic oracle
     @abc.abstractmethod
     def draw(self, generator: torch.Generator, count: int) -> torch.Tensor:
-        """The randomness of ``count`` oracle calls, row k for call k (indices or noise)."""
+        """The randomness of ``count`` oracle calls, row k for call k (indices or noise).
+
+        ``generator`` is a CPU generator; draw on CPU (indices, or float64 numbers) and return
+        ``self.sample_tensor(drawn)``, so that the stream does not depend on dtype or device."""
 
     @abc.abstractmethod
     def sample_loss_grad(self, w: torch.Tensor, sample: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,9 +416,16 @@ def format_problem_id(family: str, size: str, options: Mapping[str, Any] | None 
     return f"{base}[{inner}]"
 
 
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same kind (``True`` is not ``1``)."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool) and isinstance(a, str) == isinstance(b, str)
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "none"
     if isinstance(value, float) and math.isfinite(value) and value == int(value) and abs(value) < 1e15:
         return repr(value)
     return str(value)

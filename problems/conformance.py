@@ -16,7 +16,12 @@ Checks (float64):
   ``saddle_is_critical = False``), and lambda_min(hessian(w_s)) = saddle.lambda_min (dim <= 400);
 * ``check_f_star``: f(minimizer) = f_star where the problem exposes a ``minimizer``;
 * ``check_seeds``: same instance seed -> identical instance, different seed -> different;
-* ``check_describe`` / ``check_id``: describe() is JSON-serializable, the id round-trips.
+* ``check_describe`` / ``check_id``: describe() is JSON-serializable, the id round-trips;
+* ``check_options``: every option is a declared :class:`~problems.base.Option` with help text
+  and a default that its own check accepts;
+* ``check_draw`` / ``check_draw_profiles``: ``draw`` takes a CPU generator, returns samples in
+  the problem's dtype and device, and draws the same stream in float64 and float32 (equal up
+  to float32 rounding).
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ import math
 
 import torch
 
-from .base import Problem
-from .registry import canonical_id, make_problem
+from .base import Option, Problem
+from .registry import canonical_id, families, make_problem
 
 DENSE_MAX_DIM = 400
 
@@ -83,7 +88,7 @@ def check_derivatives(problem: Problem, points=None, rtol: float = 1e-8) -> None
 
 
 def check_sample_derivatives(problem: Problem, points=None, draws: int = 3, rtol: float = 1e-8) -> None:
-    gen = torch.Generator(device=problem.device).manual_seed(2)
+    gen = torch.Generator().manual_seed(2)
     samples = problem.draw(gen, draws)
     vgen = torch.Generator().manual_seed(3)
     for w in points or sample_points(problem):
@@ -103,7 +108,7 @@ def check_unbiased(problem: Problem, w: torch.Tensor | None = None, draws: int =
     sqrt(2 tr Sigma^2)) / draws, i.e. its expectation plus ``sigmas`` standard deviations."""
     if w is None:
         w = sample_points(problem, 1, seed=5)[0]
-    gen = torch.Generator(device=problem.device).manual_seed(4)
+    gen = torch.Generator().manual_seed(4)
     samples = problem.draw(gen, draws)
     grads = torch.stack([problem.sample_loss_grad(w, s)[1] for s in samples]).to(torch.float64)
     mean = grads.mean(dim=0)
@@ -158,7 +163,7 @@ def check_f_star(problem: Problem) -> None:
 
 
 def _fingerprint(problem: Problem, w: torch.Tensor) -> list[torch.Tensor]:
-    gen = torch.Generator(device=problem.device).manual_seed(11)
+    gen = torch.Generator().manual_seed(11)
     samples = problem.draw(gen, 3)
     return [problem.loss(w).reshape(1), problem.grad(w), problem.saddle.point, problem.initial_point(3),
             *(problem.sample_loss_grad(w, s)[1] for s in samples)]
@@ -196,6 +201,59 @@ def check_id(problem_id: str) -> None:
         raise ConformanceError(f"{problem_id}: id round trip gives {p.id!r} / {cid!r}")
 
 
+def check_options(family: str) -> None:
+    """Every option of ``family`` is an :class:`Option` with a one-line help text, and its
+    default passes its own check (so the default instance has a valid id)."""
+    cls = families()[family]
+    for name, opt in cls.options.items():
+        if not isinstance(opt, Option):
+            raise ConformanceError(f"{family}: option {name!r} is not declared as an Option: {opt!r}")
+        if not opt.help.strip() or "\n" in opt.help:
+            raise ConformanceError(f"{family}: option {name!r} needs a one-line help text")
+        if opt.coerce(family, name, opt.default) != opt.default:
+            raise ConformanceError(f"{family}: option {name!r} default {opt.default!r} is not in "
+                                   f"its declared type")
+    for size in cls.sizes:
+        values = cls.resolve_options(size, {})
+        if cls.changed_options(values):
+            raise ConformanceError(f"{family}:{size}: the defaults are not canonical: "
+                                   f"check_options rewrites them to {cls.changed_options(values)}")
+
+
+def check_draw(problem: Problem, count: int = 3) -> torch.Tensor:
+    """``draw`` with a CPU generator: samples on the problem's device, floats in its dtype,
+    the same for the same generator seed. Returns the draws."""
+    a = problem.draw(torch.Generator().manual_seed(21), count)
+    b = problem.draw(torch.Generator().manual_seed(21), count)
+    if a.device != problem.device or (a.is_floating_point() and a.dtype != problem.dtype):
+        _fail(problem, "draw", f"samples on {a.device} in {a.dtype}; expected {problem.device}, "
+              f"{problem.dtype} (draw on CPU, then self.sample_tensor(...))")
+    if a.shape[0] != count or not torch.equal(a, b):
+        _fail(problem, "draw", "not reproducible from the generator, or wrong number of rows")
+    return a
+
+
+def check_draw_profiles(problem_id: str, count: int = 64, seed: int = 0) -> None:
+    """The float64 and float32 instances draw the same sample stream from the same CPU
+    generator: integer samples are equal, float samples equal up to float32 rounding."""
+    p64 = make_problem(problem_id, 0, dtype=torch.float64)
+    p32 = make_problem(problem_id, 0, dtype=torch.float32)
+    check_draw(p64)
+    check_draw(p32)
+    s64 = p64.draw(torch.Generator().manual_seed(seed), count)
+    s32 = p32.draw(torch.Generator().manual_seed(seed), count)
+    if s64.shape != s32.shape:
+        _fail(p32, "draw across dtypes", f"shapes {tuple(s64.shape)} vs {tuple(s32.shape)}")
+    if s64.is_floating_point():
+        want = s64.to(torch.float32)
+        if not torch.equal(s32, want):
+            err = float((s32.double() - s64).abs().max())
+            _fail(p32, "draw across dtypes", f"float32 samples are not the float64 samples rounded "
+                  f"(max abs difference {err:.3e}): draw in float64 on CPU, then cast")
+    elif not torch.equal(s64, s32):
+        _fail(p32, "draw across dtypes", "float32 and float64 instances draw different indices")
+
+
 def check_fields(problem: Problem) -> None:
     for name in ("dim", "batch_size", "eps_g", "eps_h", "budget", "saddle"):
         if getattr(problem, name, None) is None:
@@ -211,8 +269,10 @@ def check_all(problem_id: str, *, unbiased_draws: int | None = None, seeds: bool
               expect_different: bool = True) -> Problem:
     """Run every check on ``problem_id`` (float64, instance seed 0); returns the problem."""
     check_id(problem_id)
+    check_options(problem_id.split(":")[0])
     p = make_problem(problem_id, 0)
     check_fields(p)
+    check_draw(p)
     check_describe(p)
     check_derivatives(p)
     check_sample_derivatives(p)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from scipy.optimize import brentq, minimize
 
-from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, rng
+from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, rng
 from .quadratic import draw_indices
 from .registry import register
 
@@ -66,7 +66,7 @@ class _SigmoidLoss(Problem):
         return (self.Z.T * d2) @ self.Z / self.n + self.reg * eye
 
     def draw(self, generator, count):
-        return draw_indices(generator, count, self.n, self.batch_size)
+        return self.sample_tensor(draw_indices(generator, count, self.n, self.batch_size))
 
     def sample_loss_grad(self, w, sample):
         z = self.Z[sample]
@@ -115,7 +115,13 @@ class HalfspaceSym(_SigmoidLoss):
         "medium": {"k": 4, "m": 16, "budget": 200_000},
         "large": {"k": 8, "m": 32, "budget": 500_000},
     }
-    options = {"reg": 1e-3, "init_delta": 0.0}
+    options = {
+        "reg": Option(float, 1e-3, min=0.0, help=(
+            "lambda_reg of the (lambda_reg/2)||w||^2 term; 0: inf f = 0.1 is not attained (f* none)")),
+        "init_delta": Option(float, 0.0, min=0.0, help=(
+            "start w_0 = w_s + init_delta * zeta/||zeta|| (zeta ~ N(0, I_d) from the init seed): "
+            "distance exactly init_delta from the saddle; 0 starts at w_s (SGD escapes from it)")),
+    }
     reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (CNC); SPEC.md A3.1 construction"
     spec_section = "A3.1"
 
@@ -219,7 +225,13 @@ class HalfspaceBlobs(_SigmoidLoss):
 
     family = "halfspace-blobs"
     sizes = {"small": {"per_blob": 20, "budget": 200_000}, "medium": {"per_blob": 250, "budget": 200_000}}
-    options = {"reg": 1e-3, "init_delta": 0.0}
+    options = {
+        "reg": Option(float, 1e-3, min=0.0, min_exclusive=True, help=(
+            "lambda_reg of the (lambda_reg/2)||w||^2 term; > 0 so that f* is attained")),
+        "init_delta": Option(float, 0.0, min=0.0, help=(
+            "start w_0 = init_delta * zeta, zeta ~ N(0, I_9) from the init seed, NOT normalized "
+            "(||w_0|| ~ 3 init_delta); 0 starts at w = 0 (a plain start point, not a saddle)")),
+    }
     reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (authors' notebook data)"
     spec_section = "A3.2"
     saddle_is_critical = False
@@ -228,9 +240,7 @@ class HalfspaceBlobs(_SigmoidLoss):
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
         cfg = self.sizes[size]
-        reg = float(self.option_values["reg"])
-        if reg <= 0:
-            raise ValueError("halfspace-blobs needs reg > 0 (otherwise f* is not attained)")
+        reg = float(self.option_values["reg"])  # > 0, checked by Option
         gen = rng(self.instance_seed, INSTANCE_STREAM)
         nb = cfg["per_blob"]
         X = np.concatenate([mu + 2.0 * gen.standard_normal((nb, 9)) for mu in BLOB_MEANS])

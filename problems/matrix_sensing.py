@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, rng
+from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, rng
 from .quadratic import draw_indices
 from .registry import register
 
@@ -52,20 +52,22 @@ class MatrixSensing(Problem):
         "medium": {"d": 50, "r": 3, "m": 1500, "budget": 200_000, "lr": 1e-3},
         "large": {"d": 80, "r": 4, "m": 3200, "budget": 200_000, "lr": 1e-3},
     }
-    options = {"init": "perturbed", "kappa": 1.0}
+    options = {
+        "init": Option(str, "perturbed", choices=("perturbed", "exact"), help=(
+            "start: perturbed (U_0 = 1e-3 ||U*||_F G/||G||_F, G ~ N(0, I) from the init seed) or "
+            "exact (U_0 = 0, the saddle: a trap for methods that inject no noise)")),
+        "kappa": Option(float, 1.0, min=1.0, help=(
+            "condition number of M* = U* U*^T (singular values linspace(1, 1/kappa, r))")),
+    }
     reference = "Bhojanapalli, Neyshabur, Srebro, NeurIPS 2016; Ge, Jin, Zheng, ICML 2017"
     spec_section = "A4"
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
-        o = self.option_values
-        if o["init"] not in ("perturbed", "exact"):
-            raise ValueError(f"matrix-sensing init must be 'perturbed' or 'exact', got {o['init']!r}")
+        o = self.option_values  # checked by Option
         cfg = self.sizes[size]
         d, r, m = cfg["d"], cfg["r"], cfg["m"]
         kappa = float(o["kappa"])
-        if kappa < 1:
-            raise ValueError(f"matrix-sensing kappa must be >= 1, got {kappa}")
         self.d, self.r, self.m = d, r, m
         self.dim, self.n, self.batch_size = d * r, m, 1
         gen = rng(self.instance_seed, INSTANCE_STREAM)
@@ -129,7 +131,7 @@ class MatrixSensing(Problem):
         return 4 * G.T @ G / self.m + 2 * torch.kron(Sbar, eye)
 
     def draw(self, generator, count):
-        return draw_indices(generator, count, self.n, self.batch_size)
+        return self.sample_tensor(draw_indices(generator, count, self.n, self.batch_size))
 
     def sample_loss_grad(self, w, sample):
         U = self._U(w)

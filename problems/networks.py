@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, haar_orthogonal, rng
+from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, haar_orthogonal, rng
 from .quadratic import draw_indices
 from .registry import register
 
@@ -49,9 +49,11 @@ class DeepLinear(Problem):
         ``zero``: W = 0, f = ||Y||^2/(2n), grad f_i(0) = 0 for all i; lambda_min = -s_1 (N = 2) and
             0 for N >= 3: a NON-STRICT saddle (Hessian 0). A control: the lambda-based certificate
             cannot tell it from a minimum and certifies the point itself as an SOSP.
-    Inits (option ``init``): ``saddle`` (w_s + init_delta zeta, zeta ~ N(0, I), default delta 1e-4),
-    ``small`` (W_l ~ delta N(0, 1/fan-in), delta = init_delta or 1e-3: the plateau near W = 0),
-    ``exact`` (w_s; a trap at W = 0).
+    Inits (option ``init``): ``saddle`` (w_s + init_delta zeta, zeta ~ N(0, I), NOT normalized,
+    default delta 1e-4), ``small`` (W_l ~ delta N(0, 1/fan-in), delta = init_delta or 1e-3: the
+    plateau near W = 0), ``exact`` (w_s; a trap at W = 0). ``init_delta`` = none means the default
+    of the init (so init_delta=1e-4 with init=saddle is written without it); it is refused with
+    init=exact, and init=saddle with init_delta=0 is written init=exact.
     f* = c_Y + sum_{j>p} s_j^2 / 2 at any factorization of the best rank-p approximation.
     eps_h = 0.1 |lambda_min of the wrong-subspace saddle| (for both saddle options);
     eps_g = max(1e-4, 3 sqrt(eta tr(H Sigma)/2)) at the minimizer, eta = the size's reference
@@ -64,17 +66,24 @@ class DeepLinear(Problem):
         "medium": {"N": 3, "d": 10, "p": 3, "lr": 1e-2},
         "large": {"N": 4, "d": 32, "p": 4, "lr": 3e-3},
     }
-    options = {"saddle": "wrong", "init": "saddle", "init_delta": None}
+    INIT_DELTA_DEFAULT = {"saddle": 1e-4, "small": 1e-3}
+    options = {
+        "saddle": Option(str, "wrong", choices=("wrong", "zero"), help=(
+            "designated saddle: wrong (balanced wrong-subspace saddle, strict) or zero (W = 0; "
+            "non-strict for depth >= 3, a control)")),
+        "init": Option(str, "saddle", choices=("saddle", "small", "exact"), help=(
+            "start: saddle (w_s + init_delta zeta), small (W_l ~ init_delta N(0, 1/fan-in), the "
+            "plateau near 0) or exact (w_s itself)")),
+        "init_delta": Option(float, None, min=0.0, help=(
+            "init=saddle: w_0 = w_s + init_delta * zeta, zeta ~ N(0, I_dim), NOT normalized (none: "
+            "1e-4); init=small: scale of the N(0, 1/fan-in) weights (none: 1e-3); not with init=exact")),
+    }
     reference = "Kawaguchi, NeurIPS 2016; Saxe, McClelland, Ganguli, ICLR 2014"
     spec_section = "A6.1"
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
-        o = self.option_values
-        if o["saddle"] not in ("wrong", "zero"):
-            raise ValueError(f"deep-linear saddle must be 'wrong' or 'zero', got {o['saddle']!r}")
-        if o["init"] not in ("saddle", "small", "exact"):
-            raise ValueError(f"deep-linear init must be saddle, small or exact, got {o['init']!r}")
+        o = self.option_values  # checked by Option and check_options
         cfg = self.sizes[size]
         N, d, p = cfg["N"], cfg["d"], cfg["p"]
         n = 10 * d
@@ -128,6 +137,18 @@ class DeepLinear(Problem):
         self.cnc_gamma = 0.0 if o["saddle"] == "zero" else self._cnc(point)
         self.budget = 200_000
 
+    @classmethod
+    def check_options(cls, size, values):
+        init, delta = values["init"], values["init_delta"]
+        if init == "exact" and delta is not None:
+            raise cls._option_error(size, "init_delta is not used with init=exact (w_0 = w_s); "
+                                          "drop init_delta")
+        if delta is not None and delta == cls.INIT_DELTA_DEFAULT.get(init):
+            values = {**values, "init_delta": None}  # the init's own default: one id
+        elif init == "saddle" and delta == 0:
+            values = {**values, "init": "exact", "init_delta": None}  # w_0 = w_s: one id
+        return values
+
     # layout
     def _mats(self, w):
         out, i = [], 0
@@ -162,7 +183,7 @@ class DeepLinear(Problem):
         return torch.func.jacfwd(self.grad)(w)
 
     def draw(self, generator, count):
-        return draw_indices(generator, count, self.n, self.batch_size)
+        return self.sample_tensor(draw_indices(generator, count, self.n, self.batch_size))
 
     def _sample_grad(self, w, sample):
         mats = self._mats(w)
@@ -204,12 +225,12 @@ class DeepLinear(Problem):
         o = self.option_values
         gen = rng(init_seed, INIT_STREAM)
         if o["init"] == "small":
-            delta = 1e-3 if o["init_delta"] is None else float(o["init_delta"])
+            delta = self.INIT_DELTA_DEFAULT["small"] if o["init_delta"] is None else float(o["init_delta"])
             w0 = np.concatenate([delta * gen.standard_normal(a * b) / math.sqrt(b) for a, b in self.shapes])
             return self.tensor(w0)
         w0 = self._w_s.copy()
         if o["init"] == "saddle":
-            delta = 1e-4 if o["init_delta"] is None else float(o["init_delta"])
+            delta = self.INIT_DELTA_DEFAULT["saddle"] if o["init_delta"] is None else float(o["init_delta"])
             w0 = w0 + delta * gen.standard_normal(self.dim)
         return self.tensor(w0)
 
@@ -249,16 +270,23 @@ class MLPDigits(Problem):
 
     family = "mlp-digits"
     sizes = {"small": {"h": 4}, "medium": {"h": 16}, "large": {"h": 64}}
-    options = {"init": "saddle", "init_delta": 1e-3, "batch": 1}
+    options = {
+        "init": Option(str, "saddle", choices=("saddle", "exact"), help=(
+            "start: saddle (theta_s + init_delta zeta/sqrt(d)) or exact (theta_s itself, a trap: "
+            "the per-sample gradients vanish in the hidden-layer blocks)")),
+        "init_delta": Option(float, 1e-3, min=0.0, help=(
+            "with init=saddle only: theta_0 = theta_s + init_delta * zeta/sqrt(d), zeta ~ N(0, I_d) "
+            "from the init seed (per-coordinate rms init_delta/sqrt(d), ||.|| ~ init_delta)")),
+        "batch": Option(int, 1, min=1, help=(
+            "samples (uniform indices) averaged per stochastic oracle call; a call costs batch")),
+    }
     reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018; sklearn digits (Alpaydin & Kaynak)"
     spec_section = "A6.2"
     EPS_G = 1e-3
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
-        o = self.option_values
-        if o["init"] not in ("saddle", "exact"):
-            raise ValueError(f"mlp-digits init must be 'saddle' or 'exact', got {o['init']!r}")
+        o = self.option_values  # checked by Option and check_options
         h = self.sizes[size]["h"]
         X, y = _digits()
         self.h, self.n = h, len(y)
@@ -282,6 +310,16 @@ class MLPDigits(Problem):
         self.eps_g, self.eps_h = self.EPS_G, 0.024
         self.budget = 200_000
         self.divergence_radius = 1e4
+
+    @classmethod
+    def check_options(cls, size, values):
+        default = cls.options["init_delta"].default
+        if values["init"] == "exact" and values["init_delta"] != default:
+            raise cls._option_error(size, "init_delta is used only with init=saddle, and init=exact "
+                                          "ignores it; drop init_delta")
+        if values["init"] == "saddle" and values["init_delta"] == 0:
+            values = {**values, "init": "exact", "init_delta": default}  # theta_0 = theta_s: one id
+        return values
 
     def _split(self, w):
         h = self.h
@@ -319,7 +357,7 @@ class MLPDigits(Problem):
         return super().hessian(w)
 
     def draw(self, generator, count):
-        return draw_indices(generator, count, self.n, self.batch_size)
+        return self.sample_tensor(draw_indices(generator, count, self.n, self.batch_size))
 
     def sample_loss_grad(self, w, sample):
         return self._loss_grad(w, self.X[sample], self.Y[sample])

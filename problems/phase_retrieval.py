@@ -11,7 +11,7 @@ import functools
 import numpy as np
 import torch
 
-from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, rng
+from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, rng
 from .quadratic import draw_indices
 from .registry import register
 
@@ -82,7 +82,9 @@ class PhaseRetrieval(Problem):
         init: ``saddle`` (w_s + init_delta zeta/||zeta||, default), ``exact`` (w_s itself; the
             per-sample gradients there are nonzero, so SGD escapes) or ``paper``
             (w_0 ~ N(0, I/(10^4 d)), near the local maximum 0, as in Wang et al.).
-        init_delta: default 1e-6.
+        init_delta: with init=saddle, w_0 = w_s + init_delta zeta/||zeta||: distance exactly
+            init_delta from w_s (default 1e-6; 0 is written init=exact). Not accepted with
+            init=exact or init=paper, which do not use it.
 
     Sizes (d, n): small (10, 200) (paper), medium (100, 2000), large (1000, 20000).
     eps_g = 1e-3, eps_h = 0.8 ||w*||^2, reference step 5e-3/d (SPEC.md A5).
@@ -95,15 +97,22 @@ class PhaseRetrieval(Problem):
         # "large" (d=1000, n=20000, SPEC A5) is not registered yet: polishing its saddle by dense
         # Newton takes over 10 minutes; it needs a Newton-CG polish on HVPs first.
     }
-    options = {"wstar": "unit", "init": "saddle", "init_delta": 1e-6}
+    options = {
+        "wstar": Option(str, "unit", choices=("unit", "paper"), help=(
+            "the signal w*: unit (||w*|| = 1, canonical) or paper (w* ~ N(0, I/d), Wang et al.)")),
+        "init": Option(str, "saddle", choices=("saddle", "exact", "paper"), help=(
+            "start: saddle (w_s + init_delta zeta/||zeta||), exact (w_s itself) or paper "
+            "(w_0 ~ N(0, I/(1e4 d)), near the local maximum 0)")),
+        "init_delta": Option(float, 1e-6, min=0.0, help=(
+            "with init=saddle only: w_0 = w_s + init_delta * zeta/||zeta|| (zeta ~ N(0, I_d) from "
+            "the init seed), distance exactly init_delta from the saddle; 0 is init=exact")),
+    }
     reference = "Wang, Lin, Abernethy, ICLR 2020 eq. (4); Sun, Qu, Wright, FoCM 2018"
     spec_section = "A5"
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
-        o = self.option_values
-        if o["init"] not in ("saddle", "exact", "paper"):
-            raise ValueError(f"phase-retrieval init must be saddle, exact or paper, got {o['init']!r}")
+        o = self.option_values  # checked by Option and check_options
         cfg = self.sizes[size]
         d, n = cfg["d"], cfg["n"]
         A, y, w_star, w_s, lam, v = _instance(d, n, str(o["wstar"]), self.instance_seed)
@@ -125,6 +134,16 @@ class PhaseRetrieval(Problem):
         self.budget = cfg["budget"]
         self.lr_reference = 5e-3 / d
 
+    @classmethod
+    def check_options(cls, size, values):
+        default = cls.options["init_delta"].default
+        if values["init"] != "saddle" and values["init_delta"] != default:
+            raise cls._option_error(size, f"init_delta is used only with init=saddle, and init="
+                                          f"{values['init']} ignores it; drop init_delta")
+        if values["init"] == "saddle" and values["init_delta"] == 0:
+            values = {**values, "init": "exact", "init_delta": default}  # w_0 = w_s: one id
+        return values
+
     def loss(self, w):
         t = self.A @ w
         r = t * t - self.y
@@ -143,7 +162,7 @@ class PhaseRetrieval(Problem):
         return 4 * (self.A.T * (3 * t * t - self.y)) @ self.A / self.n
 
     def draw(self, generator, count):
-        return draw_indices(generator, count, self.n, self.batch_size)
+        return self.sample_tensor(draw_indices(generator, count, self.n, self.batch_size))
 
     def sample_loss_grad(self, w, sample):
         a = self.A[sample]

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from scipy.optimize import brentq
 
-from .base import INSTANCE_STREAM, Problem, Saddle, haar_orthogonal, rng
+from .base import (INSTANCE_STREAM, Option, Problem, Saddle, draw_indices, draw_normal,
+                   haar_orthogonal, rng)
 from .registry import register
 
 
@@ -23,9 +24,7 @@ def _pow9(w: torch.Tensor) -> torch.Tensor:
     return w4 * w4 * w
 
 
-def draw_indices(generator: torch.Generator, count: int, n: int, batch: int) -> torch.Tensor:
-    """Minibatch indices for ``count`` calls: iid uniform with replacement, shape (count, batch)."""
-    return torch.randint(n, (count, batch), generator=generator, device=generator.device)
+__all__ = ["NOISE_PRESETS", "QuadSaddle", "Reddi2D", "draw_indices"]  # draw_indices: re-export
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,7 +47,11 @@ class Reddi2D(Problem):
 
     family = "reddi2d"
     sizes = {"canonical": {"centered": True}, "paper": {"centered": False}}
-    options = {"init_delta": 0.0}
+    options = {
+        "init_delta": Option(float, 0.0, min=0.0, help=(
+            "start w_0 = init_delta * zeta, zeta ~ N(0, I_2) from the init seed, NOT normalized "
+            "(E||w_0|| ~ 1.25 init_delta); 0 starts at w = 0 (the saddle of size canonical)")),
+    }
     reference = "Wang, Lin, Abernethy, ICLR 2020, eq. (3); Reddi et al., AISTATS 2018"
     spec_section = "A1.1, A1.2"
 
@@ -121,7 +124,7 @@ class Reddi2D(Problem):
 
     # stochastic oracle: one index per call
     def draw(self, generator, count):
-        return draw_indices(generator, count, self.n, self.batch_size)
+        return self.sample_tensor(draw_indices(generator, count, self.n, self.batch_size))
 
     def sample_loss_grad(self, w, sample):
         b = self.b[sample].mean(dim=0)
@@ -161,9 +164,10 @@ class QuadSaddle(Problem):
     One oracle call is one noise draw (population; ``batch`` draws averaged cost ``batch``).
     With option ``n`` it is a finite sum of n centered draws and one call is one index.
 
-    Options: noise (aniso | iso | hard | cnc0: sigma_-^2 = 1e-3, 1e-1, 1e-5, 0),
-    rotate (Haar Q, d <= 2000), spectrum (flat | logspaced positive eigenvalues in [0.1, 1]),
-    mu, p, n (finite sum), batch, init_delta.
+    Options (declared in ``options``; ``bench list problems --family quad-saddle``): noise
+    (aniso | iso | hard | cnc0: sigma_-^2 = 1e-3, 1e-1, 1e-5, 0), rotate (Haar Q, d <= 2000),
+    spectrum (flat | logspaced positive eigenvalues in [0.1, 1]), mu, p, n (finite sum), batch,
+    init_delta (w_0 = init_delta zeta, zeta ~ N(0, I_d), not normalized).
     """
 
     family = "quad-saddle"
@@ -174,8 +178,28 @@ class QuadSaddle(Problem):
         "xl": {"d": 10_000, "k": 10, "budget": 2_000_000},
         "xxl": {"d": 100_000, "k": 10, "budget": 2_000_000},
     }
-    options = {"noise": "aniso", "rotate": False, "spectrum": "flat", "mu": 0.1, "p": 10,
-               "n": None, "batch": 1, "init_delta": 0.0}
+    options = {
+        "noise": Option(str, "aniso", choices=tuple(NOISE_PRESETS), help=(
+            "noise preset (sigma_+^2, sigma_-^2): aniso (0.1, 1e-3), iso (0.1, 0.1), hard (0.1, 1e-5), "
+            "cnc0 (0.1, 0: no noise along the negative directions)")),
+        "rotate": Option(bool, False, help=(
+            "rotate the landscape by a Haar-random orthogonal Q from the instance seed "
+            "(sizes with d <= 2000)")),
+        "spectrum": Option(str, "flat", choices=("flat", "logspaced"), help=(
+            "positive Hessian eigenvalues at the saddle: all 1 (flat) or logspaced in [0.1, 1]")),
+        "mu": Option(float, 0.1, min=0.0, min_exclusive=True, help=(
+            "negative curvature: lambda_min = -mu at the saddle; eps_h = 0.1 mu")),
+        "p": Option(int, 10, min=4, even=True, help=(
+            "degree of the confining term sum_j u_j^p (even, >= 4)")),
+        "n": Option(int, None, min=1, help=(
+            "finite sum of n centered noise draws from the instance seed (one call = one index); "
+            "none: population oracle, one call = one fresh draw")),
+        "batch": Option(int, 1, min=1, help=(
+            "samples averaged per stochastic oracle call; each call costs batch sample gradients")),
+        "init_delta": Option(float, 0.0, min=0.0, help=(
+            "start w_0 = init_delta * zeta, zeta ~ N(0, I_d) from the init seed, NOT normalized "
+            "(||w_0|| ~ init_delta sqrt(d)); 0 starts exactly at the saddle w = 0")),
+    }
     reference = "Wang et al. ICLR 2020 (2-D toy); SPEC.md A1.3 generalization"
     spec_section = "A1.3"
 
@@ -184,25 +208,16 @@ class QuadSaddle(Problem):
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
-        o = self.option_values
+        o = self.option_values  # checked by Option and check_options
         d, k = self.sizes[size]["d"], self.sizes[size]["k"]
-        if o["noise"] not in NOISE_PRESETS:
-            raise ValueError(f"quad-saddle noise must be one of {sorted(NOISE_PRESETS)}, got {o['noise']!r}")
         mu, p = float(o["mu"]), int(o["p"])
-        if mu <= 0 or p < 4 or p % 2:
-            raise ValueError(f"quad-saddle needs mu > 0 and an even p >= 4, got mu={mu}, p={p}")
-        if o["rotate"] and d > self.MAX_ROTATED_DIM:
-            raise ValueError(f"quad-saddle:{size} has d={d}; rotate=true is supported up to "
-                             f"d={self.MAX_ROTATED_DIM} (a dense Haar rotation); use rotate=false")
         self.dim, self.k, self.mu, self.p = d, k, mu, p
         self.batch_size = int(o["batch"])
         gen = rng(self.instance_seed, INSTANCE_STREAM)
         if o["spectrum"] == "flat":
             lam_pos = np.ones(d - k)
-        elif o["spectrum"] == "logspaced":
+        else:  # logspaced
             lam_pos = np.logspace(-1, 0, d - k)
-        else:
-            raise ValueError(f"quad-saddle spectrum must be 'flat' or 'logspaced', got {o['spectrum']!r}")
         var_pos, var_neg = NOISE_PRESETS[o["noise"]]
         lam = np.concatenate([lam_pos, -mu * np.ones(k)])
         noise_var = np.concatenate([var_pos * np.ones(d - k), var_neg * np.ones(k)])
@@ -227,6 +242,15 @@ class QuadSaddle(Problem):
         # escape radius R on one negative direction: -mu r^2/2 + r^p = -c_p/2 (SPEC.md C5.2)
         self.escape_radius = float(brentq(lambda r: -mu * r * r / 2 + r ** p + c_p / 2, 1e-12, self.u_star))
         self.per_sample_grad_zero_at_saddle = var_neg == 0.0
+
+    @classmethod
+    def check_options(cls, size, values):
+        d = cls.sizes[size]["d"]
+        if values["rotate"] and d > cls.MAX_ROTATED_DIM:
+            raise cls._option_error(size, f"rotate=true is supported up to d={cls.MAX_ROTATED_DIM} "
+                                          f"(a dense Haar rotation) and this size has d={d}; use a "
+                                          f"smaller size or drop rotate")
+        return values
 
     # rotation helpers: u = Q^T w, back = Q u
     def _to_u(self, w):
@@ -268,8 +292,8 @@ class QuadSaddle(Problem):
 
     def draw(self, generator, count):
         if self.n is not None:
-            return draw_indices(generator, count, self.n, self.batch_size)
-        return torch.randn(count, self.dim, generator=generator, dtype=self.dtype, device=generator.device)
+            return self.sample_tensor(draw_indices(generator, count, self.n, self.batch_size))
+        return self.sample_tensor(draw_normal(generator, count, self.dim))
 
     def _noise(self, sample):
         if self.n is not None:

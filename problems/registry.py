@@ -16,7 +16,7 @@ import torch
 
 from bench.spec import SpecError, parse_spec
 
-from .base import Problem, format_problem_id
+from .base import Option, Problem, ProblemOptionError, UnknownProblemError, format_problem_id
 
 _FAMILIES: dict[str, type[Problem]] = {}
 
@@ -24,12 +24,8 @@ _FAMILIES: dict[str, type[Problem]] = {}
 FAMILY_MODULES = ["problems.quadratic", "problems.tensor", "problems.phase_retrieval",
                   "problems.matrix_sensing", "problems.halfspace", "problems.networks"]
 
-
-class UnknownProblemError(KeyError):
-    """An id that names no registered family, size or option."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
-        return str(self.args[0])
+__all__ = ["FAMILY_MODULES", "Option", "ProblemOptionError", "UnknownProblemError", "canonical_id",
+           "families", "make_problem", "option_table", "problem_ids", "register", "resolve"]
 
 
 def register(cls: type[Problem]) -> type[Problem]:
@@ -42,6 +38,10 @@ def register(cls: type[Problem]) -> type[Problem]:
                          f"{_FAMILIES[name].__module__}.{_FAMILIES[name].__name__}")
     if not cls.sizes:
         raise ValueError(f"problem family {name!r} declares no sizes")
+    for key, opt in cls.options.items():
+        if not isinstance(opt, Option) or not opt.help.strip():
+            raise ValueError(f"problem family {name!r}: option {key!r} must be declared as "
+                             f"problems.base.Option(type, default, help=...), got {opt!r}")
     _FAMILIES[name] = cls
     return cls
 
@@ -70,7 +70,10 @@ def _unknown(kind: str, given: str, choices: list[str]) -> UnknownProblemError:
 
 
 def resolve(problem_id: str) -> tuple[type[Problem], str, dict[str, Any]]:
-    """Split and validate an id: (family class, size, options)."""
+    """Split and validate an id: (family class, size, non-default options in canonical form).
+
+    Every option is checked here (name, type, range, choices, combinations: see
+    :meth:`Problem.resolve_options`), so a bad id fails when it is parsed, before any run."""
     try:
         head, options = parse_spec(problem_id)
     except SpecError as exc:
@@ -84,18 +87,28 @@ def resolve(problem_id: str) -> tuple[type[Problem], str, dict[str, Any]]:
         size = next(iter(cls.sizes))
     if size not in cls.sizes:
         raise _unknown(f"size of {family}", f"{family}:{size}", [f"{family}:{s}" for s in cls.sizes])
-    for key in options:
-        if key not in cls.options:
-            known = ", ".join(sorted(cls.options)) or "none"
-            raise UnknownProblemError(f"problem {family} has no option {key!r} (options: {known})")
-    return cls, size, options
+    values = cls.resolve_options(size, options)
+    return cls, size, cls.changed_options(values)
 
 
 def canonical_id(problem_id: str) -> str:
-    """The stable spelling of an id (size filled in, default-valued options dropped, sorted)."""
-    cls, size, options = resolve(problem_id)
-    changed = {k: v for k, v in options.items() if cls.options.get(k) != v}
+    """The stable spelling of an id: size filled in, option values coerced to their declared
+    type (``rotate=1`` -> ``rotate=true``, ``p=10.0`` -> ``p=10``), options at their default
+    dropped, sorted by name. Raises for a bad id or option value."""
+    cls, size, changed = resolve(problem_id)
     return format_problem_id(cls.family, size, changed)
+
+
+def option_table(family: str) -> list[dict[str, str]]:
+    """The declared options of ``family``: name, type, default, range (or choices), meaning."""
+    fams = families()
+    if family not in fams:
+        raise _unknown("problem family", family, list(fams))
+    from .base import _format_value
+
+    return [{"option": name, "type": opt.type_name, "default": _format_value(opt.default),
+             "range": opt.describe_range(), "meaning": opt.help}
+            for name, opt in sorted(fams[family].options.items())]
 
 
 def make_problem(problem_id: str, instance_seed: int = 0, *, dtype: torch.dtype = torch.float64,

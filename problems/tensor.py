@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from .base import INIT_STREAM, INSTANCE_STREAM, Problem, Saddle, haar_orthogonal, rng
+from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, haar_orthogonal, rng
 from .quadratic import draw_indices
 from .registry import register
 
@@ -38,8 +38,9 @@ class TensorDecomposition(Problem):
       :math:`F(x;y) = \|x\|^8 - 3\|x\|^4 + (x^\top y)^4`; one call = one fresh sign vector s.
       At the symmetric saddle every per-sample gradient is orthogonal to v_min, so gamma = 0.
 
-    Options: ``saddle`` (k of the designated saddle x_s = k^{-3/4} sum_{i<=k} a_i; an int >= 2 or
-    ``d`` for the hard saddle k = d), ``init_delta`` (x_0 = x_s + delta zeta/||zeta||, default 1e-6).
+    Options: ``saddle`` (k of the designated saddle x_s = k^{-3/4} sum_{i<=k} a_i; an int in
+    [2, d] or ``d`` for the hard saddle k = d; ``saddle=<d>`` is written ``saddle=d``),
+    ``init_delta`` (x_0 = x_s + delta zeta/||zeta||: distance exactly delta; default 1e-6).
 
     Certificate thresholds: eps_h = 0.5 (SPEC), capped at 0.1 |lambda_min| for hard saddles whose
     |lambda_min| < 5. eps_g deviates from SPEC's 1e-3: the per-sample gradients do not vanish at
@@ -55,7 +56,17 @@ class TensorDecomposition(Problem):
         "medium": {"d": 50, "budget": 200_000},
         "large": {"d": 200, "budget": 1_000_000},
     }
-    options = {"oracle": "finite", "saddle": 2, "init_delta": 1e-6}
+    options = {
+        "oracle": Option(str, "finite", choices=("finite", "ica"), help=(
+            "finite: finite sum over the d components (one call = one index, n = d); "
+            "ica: population ICA oracle (one call = one fresh sign vector)")),
+        "saddle": Option(int, 2, min=2, choices=("d",), help=(
+            "k of the designated saddle x_s = k^(-3/4) sum_{i<=k} a_i, an int in [2, d]; "
+            "d: the hard saddle k = d")),
+        "init_delta": Option(float, 1e-6, min=0.0, help=(
+            "start x_0 = x_s + init_delta * zeta/||zeta|| (zeta ~ N(0, I_d) from the init seed): "
+            "distance exactly init_delta from the saddle; 0 starts at x_s")),
+    }
     reference = "Ge, Huang, Jin, Yuan, COLT 2015 (ICA tensor decomposition); SPEC.md A2.1 formulation"
     spec_section = "A2.1"
 
@@ -63,13 +74,9 @@ class TensorDecomposition(Problem):
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
-        o = self.option_values
+        o = self.option_values  # checked by Option and check_options
         d = self.sizes[size]["d"]
-        if o["oracle"] not in ("finite", "ica"):
-            raise ValueError(f"tensor oracle must be 'finite' or 'ica', got {o['oracle']!r}")
         k = d if o["saddle"] == "d" else int(o["saddle"])
-        if not 2 <= k <= d:
-            raise ValueError(f"tensor saddle k must be in [2, d={d}] or 'd', got {o['saddle']!r}")
         self.dim, self.k, self.ica = d, k, o["oracle"] == "ica"
         self.n = None if self.ica else d
         self.batch_size = 1
@@ -93,6 +100,17 @@ class TensorDecomposition(Problem):
         else:
             self.eps_g = max(1e-3, math.sqrt(eta * 2048 * (d - 1) / 2))
         self.minimizer = self.tensor(A[:, 0])
+
+    @classmethod
+    def check_options(cls, size, values):
+        d = cls.sizes[size]["d"]
+        if values["saddle"] != "d":
+            if values["saddle"] > d:
+                raise cls._option_error(size, f"saddle={values['saddle']} is out of range: k must be "
+                                              f"in [2, d={d}] for this size, or saddle=d")
+            if values["saddle"] == d:
+                values = {**values, "saddle": "d"}  # one id for the hard saddle k = d
+        return values
 
     # exact objective
     def loss(self, x):
@@ -120,10 +138,9 @@ class TensorDecomposition(Problem):
     # stochastic oracle
     def draw(self, generator, count):
         if self.ica:
-            s = torch.randint(2, (count, self.batch_size, self.dim), generator=generator,
-                              device=generator.device)
-            return (2 * s - 1).to(self.dtype)
-        return draw_indices(generator, count, self.n, self.batch_size)
+            s = torch.randint(2, (count, self.batch_size, self.dim), generator=generator)  # CPU
+            return self.sample_tensor((2 * s - 1).to(torch.float64))
+        return self.sample_tensor(draw_indices(generator, count, self.n, self.batch_size))
 
     def _ys(self, sample):
         """(batch, d) data vectors y = A s of an ICA sample."""
