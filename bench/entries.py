@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import torch
 
 from bench.spec import SpecError, expand_sweep, format_spec, parse_assignments, parse_spec
-from optimizers.base import BrokenEntry, Entry, discover
+from optimizers.base import Entry
 
 
 class EntryError(ValueError):
@@ -34,17 +34,13 @@ class EntryError(ValueError):
 class EntryChoice:
     """An entry plus the user's hyperparameter overrides (one point of a sweep).
 
-    ``source`` is the name the user gave (entry name, class path or file path); it is how a
-    worker process resolves the same choice again (see ``__reduce__``)."""
+    ``entry`` is an :class:`bench.entry_info.EntryInfo` (plain data, what the harness holds) or,
+    inside a worker or a test, the loaded :class:`optimizers.base.Entry`. ``source`` is the
+    name the user gave (entry name, class path or file path)."""
 
-    entry: Entry
+    entry: Any
     overrides: Mapping[str, Any]
     source: str = ""
-
-    def __reduce__(self):
-        # Classes loaded from user files live in synthetic modules that other processes
-        # cannot import: pickle the spec text and resolve it again on the other side.
-        return (_resolve_single, (format_spec(self.source or self.entry.name, self.overrides),))
 
     @property
     def label(self) -> str:
@@ -102,14 +98,6 @@ def _import_module(mod_name: str, full: str):
         raise EntryError(f"cannot import module {mod_name!r} for optimizer {full!r}: {exc}") from exc
 
 
-def _unknown(name: str, entries: Mapping[str, Any]) -> EntryError:
-    close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    return EntryError(f"unknown optimizer {name!r}.{hint} Give a built-in entry (`bench list "
-                      f"optimizers`), a class path like torch.optim.Adam, pkg.module:Class, or "
-                      f"path/to/file.py:Class.")
-
-
 def _as_entry(obj: Any, name: str) -> Entry:
     if isinstance(obj, Entry):
         return obj
@@ -126,7 +114,13 @@ def _as_entry(obj: Any, name: str) -> Entry:
 
 
 def resolve_entry(text: str, extra_hparams: str | None = None) -> list[EntryChoice]:
-    """All choices named by ``text`` (several when a hyperparameter is a list: a sweep)."""
+    """All choices named by ``text`` (several when a hyperparameter is a list: a sweep).
+
+    Nothing of the entry runs in this process: its files are located, linted and hashed as
+    text, and a sealed worker imports it and describes it (bench.entry_info)."""
+    from bench.entry_info import LocateError, describe, entry_info, is_own_code, locate, source_files
+    from bench.sandbox import sandbox
+
     try:
         name, overrides = parse_spec(text)
         if extra_hparams:
@@ -139,35 +133,36 @@ def resolve_entry(text: str, extra_hparams: str | None = None) -> list[EntryChoi
         points = expand_sweep(overrides)
     except SpecError as exc:
         raise EntryError(f"malformed optimizer spec {text!r}: {exc}") from None
-    entries = discover()
-    if name in entries:
-        found = entries[name]
-        if isinstance(found, BrokenEntry):
-            raise EntryError(f"entry {name!r} is broken: {found.error} (fix optimizers/{name}.py)")
-        entry = found
-    elif any(ch in name for ch in ".:/"):
-        entry = _as_entry(_import_object(name), name)
-    else:
-        raise _unknown(name, entries)
-    _lint(entry)
-    return [EntryChoice(entry, point, name) for point in points]
+    box = sandbox()
+    try:
+        ref = locate(name, box.entry_folder)
+    except LocateError as exc:
+        raise EntryError(str(exc)) from None
+    sources = source_files(ref)
+    if is_own_code(ref):
+        _lint(name, sources)
+    try:
+        meta = describe(ref, box)
+        info = entry_info(ref, meta, sources)
+    except Exception as exc:
+        where = f" (fix optimizers/{pathlib.Path(ref['source_file']).name})" if ref["kind"] == "builtin" else ""
+        raise EntryError(f"entry {name!r} cannot be loaded: {exc}{where}") from None
+    return [EntryChoice(info, point, name) for point in points]
 
 
-def _lint(entry: Entry) -> None:
-    """Reject entries whose own source reaches into the harness (see bench.lint)."""
-    from bench.lint import lint_entry_files
-    from optimizers.base import FOLDER
+def _lint(name: str, sources: list[tuple[str, bytes]]) -> None:
+    """Reject entries whose own source (or a local helper it imports) reaches into the harness:
+    a fast first check with clear messages; the sealed worker is the defence (bench.lint)."""
+    from bench.lint import lint_source
 
-    path = entry.source_file or (inspect.getsourcefile(entry.optimizer)
-                                 if inspect.isclass(entry.optimizer) else None)
-    if not path or "site-packages" in path or "/torch/" in path:
-        return  # torch.optim and installed libraries are not entries' own code
-    files = [path]
-    if pathlib.Path(path).resolve().parent == FOLDER.resolve():
-        files += sorted(p for p in FOLDER.glob("_*.py") if p.name != "__init__.py")
-    found = lint_entry_files(files)
+    found = []
+    for fname, data in sources:
+        try:
+            found.extend(lint_source(data.decode("utf-8", errors="replace"), fname))
+        except SyntaxError as exc:
+            raise EntryError(f"entry {name!r}: {fname} is not valid Python: {exc}") from None
     if found:
-        raise EntryError(f"entry {entry.name!r} reaches into the harness, which would bypass the "
+        raise EntryError(f"entry {name!r} reaches into the harness, which would bypass the "
                          f"counted oracle: {'; '.join(found[:5])}. Entries may get gradients, "
                          f"function values and HVPs only through the closure passed to step().")
 
@@ -183,13 +178,6 @@ def _check_finite(values: Mapping[str, Any]) -> None:
     for key, value in values.items():
         if bad(value):
             raise SpecError(f"hyperparameter {key}={value} is not a finite number")
-
-
-def _resolve_single(text: str) -> EntryChoice:
-    choices = resolve_entry(text)
-    if len(choices) != 1:
-        raise EntryError(f"{text!r} names {len(choices)} choices, expected one")
-    return choices[0]
 
 
 def build_optimizer(choice: EntryChoice, params: list[torch.Tensor], family: str, *,
@@ -399,6 +387,28 @@ def _annotations(target: Any) -> dict[str, Any]:
         for pname, p in params.items():
             out.setdefault(pname, p.annotation)
     return out
+
+
+def check_choices(choices: list[EntryChoice], families: list[str], *,
+                  allow_unknown: bool = False) -> None:
+    """``check_choice`` for every choice on every family, before any run starts. Entries held
+    as plain data (resolved by ``resolve_entry``) are checked in a sealed worker, since reading
+    their constructor means importing their code."""
+    from bench.entry_info import check_in_worker
+    from bench.sandbox import sandbox
+
+    by_ref: dict[str, list[EntryChoice]] = {}
+    for choice in choices:
+        if getattr(choice.entry, "ref", None) is None:
+            for family in families:
+                check_choice(choice, family, allow_unknown=allow_unknown)
+        else:
+            by_ref.setdefault(repr(sorted(choice.entry.ref.items())), []).append(choice)
+    for group in by_ref.values():
+        checks = [{"overrides": dict(c.overrides), "family": f} for c in group for f in families]
+        problems = check_in_worker(group[0].entry.ref, checks, allow_unknown, sandbox())
+        if problems:
+            raise EntryError(problems[0])
 
 
 def check_choice(choice: EntryChoice, family: str, *, allow_unknown: bool = False) -> None:

@@ -6,7 +6,13 @@
   ignores signals) is killed and replaced, and the run is recorded as ``timeout``. A worker that
   dies (segfault, out of memory) gives an ``error`` record; the other runs go on.
 
-Resumable: tasks whose key is already in the store are skipped unless ``force``.
+Each run's entry executes in a sealed worker process of its own (bench.sandbox) whatever the
+executor: the executor's processes are *harness* processes, holding the problems, counts,
+certificate, clock and store.
+
+Resumable: tasks whose key is already in the store are skipped unless ``force``. Concurrent
+``bench run`` processes on one store split the work: a run is started only after its key is
+claimed (``ResultsStore.claim``, an flock that vanishes with a crashed process).
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from typing import Callable, Sequence
 from bench.records import ResultsStore, RunRecord
 from bench.runner import RunTask, execute, failure_record, task_key
 
-KILL_GRACE = 60.0  # seconds past a run's limit before its worker is killed
+# A harness process is killed when one run takes longer than 2 x its limit + this (the limit
+# counts optimizer time; construction and certification come on top).
+KILL_GRACE = 120.0
 
 Progress = Callable[[RunTask, RunRecord, int, int], None]
 
@@ -34,11 +42,15 @@ def pending(tasks: Sequence[RunTask], store: ResultsStore, force: bool = False) 
     return [t for t in tasks if task_key(t) not in done]
 
 
-def run_serial(tasks: Sequence[RunTask], store: ResultsStore, progress: Progress | None = None) -> list[RunRecord]:
+def run_serial(tasks: Sequence[RunTask], store: ResultsStore, progress: Progress | None = None,
+               force: bool = False) -> list[RunRecord]:
     out = []
     for i, task in enumerate(tasks, 1):
-        rec = execute(task)
-        store.append(rec)
+        with store.claimed(task_key(task), force=force) as mine:
+            if not mine:
+                continue  # stored meanwhile, or another process is running it
+            rec = execute(task)
+            store.append(rec)
         out.append(rec)
         if progress:
             progress(task, rec, i, len(tasks))
@@ -48,13 +60,16 @@ def run_serial(tasks: Sequence[RunTask], store: ResultsStore, progress: Progress
 def _worker(conn) -> None:
     import torch
 
+    from bench.sandbox import sandbox
+
     torch.set_num_threads(1)
     while True:
         try:
             task = conn.recv()
         except EOFError:
-            return
+            task = None
         if task is None:
+            sandbox().close()
             return
         try:
             conn.send(("ok", execute(task)))
@@ -69,6 +84,7 @@ class _Slot:
         self.proc.start()
         child.close()
         self.task: RunTask | None = None
+        self.started = 0.0
         self.deadline = 0.0
 
     def kill(self) -> None:
@@ -79,7 +95,7 @@ class _Slot:
 
 
 def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None = None,
-              progress: Progress | None = None) -> list[RunRecord]:
+              progress: Progress | None = None, force: bool = False) -> list[RunRecord]:
     """Run ``tasks`` on a pool of ``workers`` processes (default: the number of cores)."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     if not tasks:
@@ -91,6 +107,7 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
 
     def finish(slot: _Slot, rec: RunRecord) -> None:
         store.append(rec)
+        store.release(task_key(slot.task))
         out.append(rec)
         if progress:
             progress(slot.task, rec, len(out), len(tasks))
@@ -99,10 +116,14 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
     try:
         while queue or any(s.task for s in slots):
             for i, slot in enumerate(slots):
-                if slot.task is None and queue:
-                    slot.task = queue.pop()
-                    slot.deadline = time.monotonic() + slot.task.time_limit + KILL_GRACE
-                    slot.parent.send(slot.task)
+                while slot.task is None and queue:
+                    task = queue.pop()
+                    if not store.claim(task_key(task), force=force):
+                        continue  # stored meanwhile, or another process is running it
+                    slot.task = task
+                    slot.started = time.monotonic()
+                    slot.deadline = slot.started + 2 * task.time_limit + KILL_GRACE
+                    slot.parent.send(task)
             busy = [s for s in slots if s.task is not None]
             ready = mp.connection.wait([s.parent for s in busy], timeout=0.5)
             for slot in busy:
@@ -111,24 +132,29 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
                         kind, payload = slot.parent.recv()
                     except (EOFError, OSError):
                         code = slot.proc.exitcode
-                        finish(slot, failure_record(slot.task, "error",
-                                                    f"worker process died (exit code {code}): "
-                                                    f"crash or out of memory in the entry or problem"))
+                        finish(slot, failure_record(slot.task, "harness_error",
+                                                    f"harness process died (exit code {code}): "
+                                                    f"crash or out of memory in the problem or "
+                                                    f"certificate", time.monotonic() - slot.started))
                         slots[slots.index(slot)] = _Slot(ctx)
                         continue
                     if kind == "ok":
                         finish(slot, payload)
                     else:
-                        finish(slot, failure_record(slot.task, "error", f"harness error: {payload}"))
+                        finish(slot, failure_record(slot.task, "harness_error", f"harness error: {payload}",
+                                                    time.monotonic() - slot.started))
                 elif time.monotonic() > slot.deadline:
                     task = slot.task
                     slot.kill()
                     new = _Slot(ctx)
                     slots[slots.index(slot)] = new
                     new.task = task
-                    finish(new, failure_record(task, "timeout",
-                                               f"killed after {task.time_limit + KILL_GRACE:.0f} s: "
-                                               f"the entry's step hangs and ignores interrupts"))
+                    elapsed = time.monotonic() - slot.started
+                    finish(new, failure_record(task, "harness_error",
+                                               f"the harness process was killed after {elapsed:.0f} s "
+                                               f"(the run's limit is {task.time_limit:.0f} s of "
+                                               f"optimizer time): problem construction or the "
+                                               f"certificate hangs", elapsed))
     finally:
         for slot in slots:
             try:
@@ -143,12 +169,13 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
 
 
 def run_tasks(tasks: Sequence[RunTask], store: ResultsStore, *, executor: str = "local",
-              workers: int | None = None, progress: Progress | None = None) -> list[RunRecord]:
+              workers: int | None = None, progress: Progress | None = None,
+              force: bool = False) -> list[RunRecord]:
     """Run ``tasks`` with the named executor; records are appended to ``store`` one by one."""
     if executor == "serial" or (workers == 1 and executor == "local"):
-        return run_serial(tasks, store, progress)
+        return run_serial(tasks, store, progress, force)
     if executor == "local":
-        return run_local(tasks, store, workers, progress)
+        return run_local(tasks, store, workers, progress, force)
     raise ValueError(f"unknown executor {executor!r}; choose 'local' or 'serial'")
 
 

@@ -23,9 +23,11 @@ from typing import Any
 import torch
 
 from bench.certificate import Certifier
-from bench.entries import EntryChoice, build_optimizer
+from bench.drivers import EntryFailed, InProcessEntry, RunSetup, SealedEntry, SegmentTimeout
+from bench.entries import EntryChoice
 from bench.oracle import BudgetExhausted, Oracle
 from bench.profiles import Profile, fingerprint, versions
+from bench.provenance import harness_version
 from bench.records import RunRecord
 from problems import make_problem
 from problems.base import torch_seed
@@ -55,7 +57,8 @@ class RunTask:
     suite: str = "adhoc"
     suite_version: str = "0"
     budget: int | None = None  # None -> the problem's
-    time_limit: float = 600.0  # seconds
+    time_limit: float = 600.0  # seconds of optimizer time
+    sealed: bool = True  # False: in-process debugging run (its records are never published)
 
     def describe(self) -> str:
         return (f"{self.choice.label} on {self.problem} (instance {self.instance_seed}, "
@@ -101,17 +104,24 @@ class _Monitor:
         self.certifier = certifier
         self.traj: dict[str, list] = {"cost": [], "seconds": [], "f": [], "grad_norm": [], "lambda_min": []}
         self.escape: tuple[int, float] | None = None
+        self.escape_bracket: tuple[int, int] | None = None
         self.certified_at: tuple[int, int, int, float] | None = None
+        self.certified_bracket: tuple[int, int] | None = None
         self.last_cert = None
+        self.last_w: torch.Tensor | None = None
         self.last_f = math.nan
         self.cert_seconds = 0.0
         self._last_lambda_cost = -1
 
-    def observe(self, w: torch.Tensor, counts, seconds: float, *, final: bool = False) -> str | None:
-        """Measure at w; returns "certified" or "diverged" when the run must stop."""
+    def observe(self, w: torch.Tensor, counts, seconds: float, *, final: bool = False,
+                previous_cost: int = 0) -> str | None:
+        """Measure at w (the harness's own copy); returns "certified" or "diverged" when the run
+        must stop. ``previous_cost`` is the cost at the previous checkpoint: an event first seen
+        here happened in (previous_cost, cost]."""
         t0 = time.perf_counter()
         p = self.problem
         w64 = w.detach().to(p.device, p.dtype)
+        self.last_w = w64
         f = float(p.loss(w64))
         cost = counts.cost
         want_lambda = final or cost >= (1 + LAMBDA_TRAJECTORY_GROWTH) * max(self._last_lambda_cost, 0) \
@@ -135,15 +145,29 @@ class _Monitor:
             return "diverged"
         if self.escape is None and p.escaped(w64, f):
             self.escape = (cost, seconds)
+            self.escape_bracket = (previous_cost, cost)
         if cert.certified and self.certified_at is None:
             self.certified_at = (cost, counts.grad_calls, counts.hvp_calls, seconds)
+            self.certified_bracket = (previous_cost, cost)
             return "certified"
         return None
 
 
-def execute(task: RunTask) -> RunRecord:
-    """Run one task in this process and return its record (never raises for entry failures)."""
-    started = time.perf_counter()
+@dataclasses.dataclass
+class _Run:
+    """The harness-side state of one run: problem, certifier, oracle and the record."""
+
+    task: RunTask
+    problem: Any
+    certifier: Certifier
+    monitor: _Monitor
+    oracle: Oracle
+    record: RunRecord
+    setup: RunSetup
+
+
+def _prepare(task: RunTask) -> _Run:
+    """Build the instance, its float64 twin for the certificate, the oracle and the record."""
     profile = task.profile
     torch.set_num_threads(profile.threads)
     dtype = profile.torch_dtype()
@@ -153,9 +177,9 @@ def execute(task: RunTask) -> RunRecord:
     certifier = Certifier(cert_problem, seed=task.run_seed)
     budget = int(task.budget or problem.budget)
     entry = task.choice.entry
-    hparams = task.choice.hparams_for(problem.family)
+    w0 = problem.initial_point(task.init_seed).clone()
     record = RunRecord(
-        entry=task.choice.label, entry_name=entry.name, hparams=hparams,
+        entry=task.choice.label, entry_name=entry.name, hparams=task.choice.hparams_for(problem.family),
         entry_source_hash=entry.source_hash(), oracle_class=entry.oracle_class,
         problem=problem.id, family=problem.family, dim=problem.dim,
         instance_seed=task.instance_seed, init_seed=task.init_seed, run_seed=task.run_seed,
@@ -166,76 +190,126 @@ def execute(task: RunTask) -> RunRecord:
         certificate={**certifier.describe(), "resolution": RESOLUTION},
         hardware={**fingerprint(profile.device), "profile": profile.name, "dtype": profile.dtype,
                   "threads": profile.threads},
-        versions=versions(),
+        versions=versions(), sealed=task.sealed, harness_version=harness_version(),
         created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
-    torch.manual_seed(torch_seed(task.run_seed, OPTIMIZER_STREAM))
-    w = problem.initial_point(task.init_seed).clone()
-    monitor = _Monitor(cert_problem, certifier)
-    oracle = None
-    opt_seconds = 0.0
-    steps = 0
-    status, message = None, ""
+    setup = RunSetup(dict(entry_ref(task.choice)), dict(task.choice.overrides), problem.family, w0,
+                     torch_seed(task.run_seed, OPTIMIZER_STREAM), profile.threads)
+    oracle = Oracle(problem, w0.clone(), task.run_seed, budget)
+    return _Run(task, problem, certifier, _Monitor(cert_problem, certifier), oracle, record, setup)
+
+
+def entry_ref(choice) -> dict[str, Any]:
+    """How a worker imports the choice's entry (an EntryInfo's reference)."""
+    ref = getattr(choice.entry, "ref", None)
+    if ref is None:
+        raise TypeError(f"{choice.label}: the entry was not resolved by bench.entries.resolve_entry "
+                        f"(it has no reference a sealed worker can import)")
+    return ref
+
+
+def _driver(run: _Run):
+    if run.task.sealed:
+        from bench.sandbox import sandbox
+
+        box = sandbox()
+        run.record.confinement = dict(box.plan)
+        return SealedEntry(run.setup, run.oracle, box)
+
+    def oracle_for(w):
+        run.oracle = Oracle(run.problem, w, run.task.run_seed, run.oracle.budget)
+        return run.oracle
+
+    run.record.confinement = {"process": "same as harness (in-process debugging mode)"}
+    return InProcessEntry(run.setup, oracle_for, STALL_STEPS)
+
+
+def _drive(run: _Run, driver) -> tuple[str, str]:
+    """Advance the entry checkpoint by checkpoint; returns (status, message).
+
+    The time limit counts optimizer time (entry steps, oracle answers, channel), not problem
+    construction or certification."""
+    task, monitor, record = run.task, run.monitor, run.record
+    counts = run.oracle.counts
+    limit = task.time_limit
+    with contextlib.ExitStack() as stack:
+        if not driver.sealed:  # in-process: a hung step can only be interrupted by a signal
+            stack.enter_context(hard_time_limit(limit + HARD_LIMIT_GRACE))
+        driver.start()
+        counts = run.oracle.counts
+        status = monitor.observe(run.setup.w0, counts, 0.0)
+        last_cost = 0
+        while status is None:
+            target = min(_next_checkpoint(counts.cost), run.oracle.budget)
+            snap = driver.advance(target, time.perf_counter() + max(0.0, limit - record.optimizer_seconds))
+            record.optimizer_seconds += snap.seconds
+            record.steps = snap.steps
+            counts = run.oracle.counts
+            status = monitor.observe(snap.w, counts, record.optimizer_seconds, previous_cost=last_cost)
+            last_cost = counts.cost
+            if status is None and snap.stop_reason:
+                return "error", snap.stop_reason
+            if status is None and (snap.budget_spent or counts.cost >= run.oracle.budget):
+                status = "budget_exhausted"
+            if status is None and record.optimizer_seconds > limit:
+                return "timeout", f"time limit of {limit:.0f} s of optimizer time reached"
+        if status == "diverged":
+            return status, (f"non-finite or exploding iterate at {counts.cost} sample gradients "
+                            f"(f = {monitor.last_f:.4g}); the entry's step produced NaN/inf or "
+                            f"|w| > {run.problem.divergence_radius:g}: lower its step size")
+        return status, ""
+
+
+def execute(task: RunTask) -> RunRecord:
+    """Run one task and return its record (never raises for entry or harness failures).
+
+    An entry failure (it raised, exited, hung, broke the protocol) is ``error`` or ``timeout``;
+    a failure of the problem, oracle or certificate is ``harness_error``: never the entry's."""
+    started = time.perf_counter()
     try:
-        with hard_time_limit(task.time_limit + HARD_LIMIT_GRACE):
-            optimizer = build_optimizer(task.choice, [w], problem.family)
-            oracle = Oracle(problem, w, task.run_seed, budget)
-            closure = oracle.closure
-            counts = oracle.counts
-            status = monitor.observe(w, counts, 0.0)
-            stalled_since = 0
-            while status is None:
-                target = min(_next_checkpoint(counts.cost), budget)
-                t0 = time.perf_counter()
-                try:
-                    while counts.cost < target:
-                        before = counts.cost
-                        optimizer.step(closure)
-                        steps += 1
-                        if counts.cost == before:
-                            stalled_since += 1
-                            if stalled_since >= STALL_STEPS:
-                                raise RuntimeError(
-                                    f"{STALL_STEPS} calls of step() made no oracle call: the entry "
-                                    f"must call closure() to get gradients (they are counted there)")
-                        else:
-                            stalled_since = 0
-                finally:
-                    opt_seconds += time.perf_counter() - t0
-                status = monitor.observe(w, counts, opt_seconds)
-                if status is None and counts.cost >= budget:
-                    status = "budget_exhausted"
-                if status is None and time.perf_counter() - started > task.time_limit:
-                    status, message = "timeout", f"time limit of {task.time_limit:.0f} s reached"
-            if status == "diverged":
-                message = (f"non-finite or exploding iterate at {counts.cost} sample gradients "
-                           f"(f = {monitor.last_f:.4g}); the entry's step produced NaN/inf or "
-                           f"|w| > {problem.divergence_radius:g}: lower its step size")
-    except BudgetExhausted:
-        status = monitor.observe(w, oracle.counts, opt_seconds) or "budget_exhausted"
-    except RunTimeout as exc:
+        run = _prepare(task)
+    except Exception as exc:
+        return failure_record(task, "harness_error", "setting up the run failed: " + _describe(exc))
+    driver = _driver(run)
+    try:
+        status, message = _drive(run, driver)
+    except (EntryFailed, BudgetExhausted) as exc:
+        status, message = "error", str(exc)
+    except (SegmentTimeout, RunTimeout) as exc:
         status, message = "timeout", f"{exc}; the entry's step hangs or is too slow"
-    except Exception as exc:  # the entry crashed (or could not be built)
-        status = "error"
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        message = f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])[-1500:]
-    # final point: lambda_min always (it is the leaderboard's final-curvature column)
-    record.status = status or "error"
-    record.message = message
-    record.steps = steps
-    record.optimizer_seconds = opt_seconds
-    if oracle is not None:
-        record.counts = oracle.counts.as_dict()
+    except Exception as exc:
+        status = "error" if not driver.sealed else "harness_error"
+        message = _describe(exc)
+    finally:
+        driver.close()
+    _finish(run, driver, status, message)
+    run.record.wall_seconds = time.perf_counter() - started
+    return run.record
+
+
+def _describe(exc: BaseException) -> str:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])[-1500:]
+
+
+def _finish(run: _Run, driver, status: str, message: str) -> None:
+    """Fill the record's outcome fields from the monitor."""
+    record, monitor, certifier = run.record, run.monitor, run.certifier
+    record.status, record.message = status, message
+    record.counts = run.oracle.counts.as_dict()
     if monitor.certified_at:
-        record.calls_to_sosp, record.grad_calls_to_sosp, record.hvp_calls_to_sosp, record.seconds_to_sosp = \
-            monitor.certified_at
+        (record.calls_to_sosp, record.grad_calls_to_sosp, record.hvp_calls_to_sosp,
+         record.seconds_to_sosp) = monitor.certified_at
+        record.sosp_bracket = list(monitor.certified_bracket)
     if monitor.escape:
         record.escape_calls, record.escape_seconds = monitor.escape
+        record.escape_bracket = list(monitor.escape_bracket)
     record.final_f = monitor.last_f
     final = monitor.last_cert
-    if final is not None and status not in ("diverged", "error", "timeout") and final.lambda_min is None:
+    if final is not None and status not in ("diverged", "error", "timeout", "harness_error") \
+            and final.lambda_min is None and monitor.last_w is not None:
         try:
-            final = certifier.check(w, always_eigen=True)
+            final = certifier.check(monitor.last_w, always_eigen=True)
         except Exception:  # a final-curvature failure must not lose the record
             pass
     if final is not None:
@@ -243,9 +317,17 @@ def execute(task: RunTask) -> RunRecord:
         record.final_lambda_min = final.lambda_min
     record.certificate["hvps"] = certifier.total_hvps
     record.certificate["seconds"] = monitor.cert_seconds
+    for name in ("failure_probability",):
+        if hasattr(certifier, name):
+            record.certificate[name] = getattr(certifier, name)
+    if final is not None:
+        for name in ("outcome", "reason"):
+            if hasattr(final, name):
+                record.certificate[f"final_{name}"] = getattr(final, name)
+    seconds = record.optimizer_seconds
+    record.ipc = {"round_trips": driver.round_trips, "oracle_seconds": driver.oracle_seconds,
+                  "entry_and_channel_seconds": max(0.0, seconds - driver.oracle_seconds)}
     record.trajectory = _downsample(monitor.traj)
-    record.wall_seconds = time.perf_counter() - started
-    return record
 
 
 def summary_line(record: RunRecord) -> str:
@@ -263,7 +345,7 @@ def task_key(task: RunTask) -> str:
 
     return run_key(task.choice.label, task.choice.entry.source_hash(), canonical_id(task.problem),
                    task.instance_seed, task.init_seed, task.run_seed, task.profile.name, task.suite,
-                   task.suite_version)
+                   task.suite_version, harness_version())
 
 
 def as_dict(task: RunTask) -> dict[str, Any]:
@@ -271,8 +353,9 @@ def as_dict(task: RunTask) -> dict[str, Any]:
             "init_seed": task.init_seed, "run_seed": task.run_seed, "profile": task.profile.name}
 
 
-def failure_record(task: RunTask, status: str, message: str) -> RunRecord:
-    """A record for a run that produced none itself (its worker was killed or died)."""
+def failure_record(task: RunTask, status: str, message: str, wall_seconds: float = 0.0) -> RunRecord:
+    """A record for a run that produced none itself (its process was killed or died, or its
+    set-up failed); ``wall_seconds`` is the time it was given before that was seen."""
     from problems import canonical_id, make_problem
 
     try:
@@ -289,8 +372,8 @@ def failure_record(task: RunTask, status: str, message: str) -> RunRecord:
         entry_source_hash=entry.source_hash(), oracle_class=entry.oracle_class,
         instance_seed=task.instance_seed, init_seed=task.init_seed, run_seed=task.run_seed,
         profile=task.profile.name, suite=task.suite, suite_version=task.suite_version,
-        status=status, message=message, wall_seconds=task.time_limit,
+        status=status, message=message, wall_seconds=wall_seconds,
         hardware={**fingerprint(task.profile.device), "profile": task.profile.name},
-        versions=versions(),
+        versions=versions(), sealed=task.sealed, harness_version=harness_version(),
         created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **info)

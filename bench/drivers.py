@@ -1,0 +1,248 @@
+"""Entry drivers: how the runner advances an entry from one checkpoint to the next.
+
+:class:`SealedEntry` (what every published number uses) runs the entry in a worker process made
+by :mod:`bench.sandbox` and serves its oracle calls from this (harness) process over
+:mod:`bench.channel`. Everything that decides a number stays here: the problem and its sample
+stream (inside :class:`bench.oracle.Oracle`), the counts and budget, the clock, and the copy of
+the iterate that the certificate reads. Each request is validated before it is charged: known
+op and flags only, ``at`` and ``v`` copied out of shared memory into private tensors first
+(exactly ``dim`` numbers of the run's dtype: a matrix cannot be passed as one vector), finite.
+
+:class:`InProcessEntry` runs the entry in this process with the plain closure. It is for
+debugging only: an entry there can reach anything, so its records say ``sealed: false`` and the
+leaderboard refuses them.
+
+Both return a :class:`Snapshot` per checkpoint: a private copy of the iterate, the entry's step
+count (as the entry reports it: informational) and the seconds the segment took.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import socket
+import time
+from typing import Any
+
+import torch
+
+from bench import channel as ch
+from bench.oracle import BudgetExhausted, Oracle, OracleError
+
+SETUP_TIMEOUT = 120.0  # seconds for a worker to import and build its optimizer
+PING_ROUNDS = 200
+
+
+class EntryFailed(Exception):
+    """The entry raised, exited, died or broke the protocol; the message says which."""
+
+
+class SegmentTimeout(Exception):
+    """The entry did not reach the next checkpoint within the run's time limit."""
+
+
+@dataclasses.dataclass
+class Snapshot:
+    w: torch.Tensor  # the harness's private copy of the iterate
+    steps: int  # step() calls so far, as reported by the entry (informational)
+    seconds: float  # wall seconds of the segment (entry steps + oracle answers + channel)
+    stop_reason: str = ""  # set when the harness ended the run (e.g. a non-finite point)
+    budget_spent: bool = False  # a call was refused because it would exceed the budget
+
+
+@dataclasses.dataclass
+class RunSetup:
+    """What an entry needs to start a run (plain data)."""
+
+    entry_ref: dict[str, Any]
+    overrides: dict[str, Any]
+    family: str
+    w0: torch.Tensor
+    optimizer_seed: int
+    threads: int = 1
+
+
+class SealedEntry:
+    """The entry in a sealed worker process; oracle calls served from ``oracle``."""
+
+    sealed = True
+
+    def __init__(self, setup: RunSetup, oracle: Oracle, sandbox):
+        self.setup, self.oracle, self.sandbox = setup, oracle, sandbox
+        self.slots: ch.Slots | None = None
+        self.sock: socket.socket | None = None
+        self.pid: int | None = None
+        self.log = None
+        self.buffer = bytearray(ch.MAX_PACKET)
+        self.round_trips = 0
+        self.oracle_seconds = 0.0
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        s, facts = self.setup, self.oracle.facts
+        self.slots = ch.Slots.create(facts.dim, s.w0.dtype)
+        self.slots.w.copy_(s.w0.reshape(-1))
+        self.sock, child = ch.socket_pair()
+        try:
+            self.pid, self.log = self.sandbox.spawn([child.fileno(), self.slots.fd])
+        finally:
+            child.close()
+        self.sock.send(ch.encode(ch.REPLY, ch.S_SETUP, 0, 0.0, 0, payload={
+            "mode": "run", "entry": s.entry_ref, "overrides": dict(s.overrides), "family": s.family,
+            "dtype": ch.dtype_name(s.w0.dtype), "facts": facts.as_dict(),
+            "optimizer_seed": int(s.optimizer_seed), "threads": s.threads}))
+        op, _, payload = self._receive(time.perf_counter() + SETUP_TIMEOUT, "building the optimizer")
+        if op != ch.OP_READY:
+            raise EntryFailed(f"the worker sent op {op} before it was ready")
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.send(ch.encode(ch.REPLY, ch.S_STOP, 0, 0.0, 0))
+            except OSError:
+                pass
+            self.sock.close()
+            self.sock = None
+        if self.pid is not None:
+            self.sandbox.kill(self.pid)
+            self.pid = None
+        if self.slots is not None:
+            self.slots.close()
+            self.slots = None
+
+    # -- one segment -------------------------------------------------------------------------
+    def advance(self, target: int, deadline: float) -> Snapshot:
+        """Let the entry step until the cost reaches ``target`` (or the budget is spent)."""
+        t0 = time.perf_counter()
+        self.sock.send(ch.encode(ch.REPLY, ch.S_GO, 0, 0.0, 0))
+        stop_reason = ""
+        self.budget_spent = False
+        while True:
+            op, fields, _ = self._receive(deadline, "stepping")
+            if op in ch.CALL_OPS:
+                stop_reason = self._serve(op, fields[1], target) or stop_reason
+                continue
+            if op == ch.OP_SNAPSHOT:
+                w = self.slots.w.clone()
+                return Snapshot(w, int(fields[3]), time.perf_counter() - t0, stop_reason,
+                                self.budget_spent)
+            raise EntryFailed(f"protocol violation: op {op} while stepping")
+
+    def _receive(self, deadline: float, doing: str) -> tuple[int, tuple, Any]:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise SegmentTimeout(f"time limit reached while {doing}")
+        self.sock.settimeout(left)
+        try:
+            fields, payload = ch.receive(self.sock, ch.REQUEST, self.buffer)
+        except socket.timeout:
+            raise SegmentTimeout(f"time limit reached while {doing}: the entry's step hangs or "
+                                 f"is too slow") from None
+        except ch.ChannelClosed:
+            raise EntryFailed(self._death_message(doing)) from None
+        except ch.ProtocolError as exc:
+            raise EntryFailed(f"protocol violation while {doing}: {exc}") from None
+        op = fields[0]
+        if op == ch.OP_FAILED:
+            p = payload if isinstance(payload, dict) else {}
+            raise EntryFailed(f"{p.get('message', 'the entry failed')}\n{p.get('traceback', '')}".strip())
+        return op, fields, payload
+
+    def _death_message(self, doing: str) -> str:
+        time.sleep(0.05)  # let the worker's last words reach its log
+        tail = self.sandbox.log_tail(self.log) if self.log else ""
+        return (f"the entry's worker process ended while {doing} (it exited, was killed, or "
+                f"crashed); an entry must return from step() and never exit the process"
+                + (f"; its output ends with: {tail[-800:]}" if tail else ""))
+
+    def _reply(self, status: int, flags: int = 0, loss: float = 0.0, payload: Any = None) -> None:
+        left = self.oracle.budget - self.oracle.counts.cost
+        self.sock.send(ch.encode(ch.REPLY, status, flags, loss, left, payload=payload))
+
+    def _serve(self, op: int, flags: int, target: int) -> str:
+        """Answer one oracle call; returns a stop reason when the run must end."""
+        t0 = time.perf_counter()
+        self.round_trips += 1
+        try:
+            if flags & ~ch.KNOWN_FLAGS:
+                self._reply(ch.S_REFUSED, payload={"message": f"unknown request flags {flags}"})
+                return ""
+            at = self.slots.at.clone()  # private copies first, then checks
+            v = self.slots.v.clone() if op == ch.OP_HVP else None
+            if not bool(torch.isfinite(at).all()):
+                self._reply(ch.S_STOP)
+                return "the entry asked for an oracle value at a non-finite point"
+            if v is not None and not bool(torch.isfinite(v).all()):
+                self._reply(ch.S_REFUSED, payload={"message": "hvp direction `v` is not finite"})
+                return ""
+            kw = {"full": bool(flags & ch.F_FULL), "same_sample": bool(flags & ch.F_SAME_SAMPLE)}
+            try:
+                if op == ch.OP_LOSS_GRAD:
+                    loss, out = self.oracle.loss_grad(at, **kw)
+                elif op == ch.OP_LOSS:
+                    loss, out = self.oracle.loss(at, **kw), None
+                else:
+                    loss, out = torch.zeros(()), self.oracle.hvp(v, at, **kw)
+            except BudgetExhausted:
+                self.budget_spent = True
+                self._reply(ch.S_BUDGET)
+                return ""
+            except OracleError as exc:
+                self._reply(ch.S_REFUSED, payload={"message": str(exc)})
+                return ""
+            if out is not None:
+                self.slots.out.copy_(out.reshape(-1))
+            due = ch.R_CHECKPOINT if self.oracle.counts.cost >= target else 0
+            value = float(loss)
+            self._reply(ch.S_OK, due, value if math.isfinite(value) else math.nan)
+            return ""
+        finally:
+            self.oracle_seconds += time.perf_counter() - t0
+
+
+class InProcessEntry:
+    """The entry in this process with the plain closure (debugging only: not sealed)."""
+
+    sealed = False
+
+    def __init__(self, setup: RunSetup, oracle_factory, stall_steps: int):
+        self.setup = setup
+        self._oracle_factory = oracle_factory
+        self.stall_steps = stall_steps
+        self.round_trips = 0
+        self.oracle_seconds = 0.0
+        self.steps = 0
+
+    def start(self) -> None:
+        from bench.entries import EntryChoice, build_optimizer
+        from bench.entry_worker import load_entry
+
+        s = self.setup
+        entry = load_entry(s.entry_ref)
+        torch.manual_seed(s.optimizer_seed)
+        self.w = s.w0.clone()
+        self.optimizer = build_optimizer(EntryChoice(entry, s.overrides), [self.w], s.family)
+        self.oracle = self._oracle_factory(self.w)
+
+    def advance(self, target: int, deadline: float) -> Snapshot:
+        t0 = time.perf_counter()
+        counts, stalled, spent = self.oracle.counts, 0, False
+        try:
+            while counts.cost < target:
+                before = counts.cost
+                self.optimizer.step(self.oracle.closure)
+                self.steps += 1
+                stalled = stalled + 1 if counts.cost == before else 0
+                if stalled >= self.stall_steps:
+                    raise EntryFailed(f"{self.stall_steps} calls of step() made no oracle call: the "
+                                      f"entry must call closure() to get gradients (they are "
+                                      f"counted there)")
+                if time.perf_counter() > deadline:
+                    raise SegmentTimeout("time limit reached while stepping")
+        except BudgetExhausted:
+            spent = True
+        return Snapshot(self.w.detach().clone(), self.steps, time.perf_counter() - t0,
+                        budget_spent=spent)
+
+    def close(self) -> None:
+        pass

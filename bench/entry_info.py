@@ -1,0 +1,220 @@
+"""What the harness knows about an entry without running a line of its code.
+
+An entry's module is untrusted: importing it runs its module-level code. So the harness never
+imports it. It *locates* the entry's source (a built-in file in optimizers/, a file given by
+path, or an installed class such as ``torch.optim.Adam``), lints and hashes those files as text,
+and asks a sealed worker (:mod:`bench.sandbox`) to import the entry and *describe* it as plain
+data. The result is an :class:`EntryInfo`; the worker of each run imports the entry again from
+the same reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import pathlib
+import shutil
+import sys
+import time
+from typing import Any, Mapping
+
+DESCRIBE_TIMEOUT = 120.0
+
+
+class LocateError(ValueError):
+    """No entry by that name or path; the message says what would work."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryInfo:
+    """An entry as plain data: its reference, metadata and the hash of its source files.
+
+    Offers what the harness reads of :class:`optimizers.base.Entry` (``name``,
+    ``hparams_for``, ``source_hash()``, ``oracle_class``, ``elementwise``, ``metadata()``)."""
+
+    name: str
+    ref: Mapping[str, Any]  # how a worker imports it (bench.entry_worker.load_entry)
+    source_files: tuple[str, ...]
+    source_digest: str
+    defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    family_hparams: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    oracle_class: str = "first-order"
+    elementwise: bool = False
+    meta: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def hparams_for(self, family: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Hyperparameters on ``family``: defaults <- family_hparams[family] <- overrides."""
+        return {**self.defaults, **self.family_hparams.get(family, {}), **(overrides or {})}
+
+    def source_hash(self) -> str:
+        return self.source_digest
+
+    @property
+    def source_file(self) -> str | None:
+        return self.ref.get("source_file")
+
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.meta)
+
+
+# ------------------------------------------------------------------------------- locating
+def builtin_names() -> dict[str, pathlib.Path]:
+    """Built-in entry names -> their files (by listing optimizers/, importing nothing)."""
+    from optimizers.base import FOLDER
+
+    return {p.stem.replace("_", "-"): p for p in sorted(FOLDER.glob("*.py"))
+            if not p.stem.startswith("_") and p.stem not in ("base", "__init__")}
+
+
+def _find_module_file(dotted: str) -> pathlib.Path | None:
+    """The file of module ``dotted`` found on sys.path by name (nothing imported)."""
+    parts = dotted.split(".")
+    for base in sys.path:
+        root = pathlib.Path(base or ".").joinpath(*parts)
+        for cand in (root.with_suffix(".py"), root / "__init__.py"):
+            if cand.is_file():
+                return cand.resolve()
+    return None
+
+
+def locate(name: str, entry_folder) -> dict[str, Any]:
+    """A reference to the entry called ``name`` (see the module docstring).
+
+    ``entry_folder()`` returns a folder the workers can read; files given by path are copied
+    there (with the ``*.py`` files beside them), so a run imports exactly the hashed text."""
+    builtins = builtin_names()
+    if name in builtins:
+        path = builtins[name]
+        return {"kind": "builtin", "name": name, "module": f"optimizers.{path.stem}",
+                "source_file": str(path)}
+    if ".py" in name:
+        file_part, _, attr = name.partition(".py")
+        path = pathlib.Path(file_part + ".py")
+        if not path.is_file():
+            raise LocateError(f"optimizer file {str(path)!r} does not exist")
+        copy = _copy_entry_files(path.resolve(), entry_folder())
+        return {"kind": "file", "name": name, "target": f"{copy}.py{attr}",
+                "source_file": str(path.resolve())}
+    if ":" in name or "." in name:
+        mod_name = name.partition(":")[0] if ":" in name else name.rpartition(".")[0]
+        found = _find_module_file(mod_name)
+        if found is None and not mod_name.startswith("torch"):
+            raise LocateError(f"cannot find module {mod_name!r} for optimizer {name!r} on the "
+                              f"Python path; install it or give path/to/file.py:Class")
+        return {"kind": "object", "name": name, "target": name,
+                "source_file": str(found) if found else None}
+    close = difflib.get_close_matches(name, list(builtins), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise LocateError(f"unknown optimizer {name!r}.{hint} Give a built-in entry (`bench list "
+                      f"optimizers`), a class path like torch.optim.Adam, pkg.module:Class, or "
+                      f"path/to/file.py:Class.")
+
+
+def _copy_entry_files(path: pathlib.Path, folder: pathlib.Path) -> pathlib.Path:
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    dest = folder / digest
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(mode=0o755)
+    for src in sorted(path.parent.glob("*.py")):
+        if src.stat().st_size <= (4 << 20):
+            shutil.copyfile(src, dest / src.name)
+            (dest / src.name).chmod(0o644)
+    return dest / path.name.removesuffix(".py")
+
+
+def source_files(ref: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+    """The entry's own source and its local helper modules, as (name, bytes)."""
+    from optimizers.base import _local_sources
+
+    path = ref.get("source_file")
+    if not path or not pathlib.Path(path).is_file():
+        return []
+    return _local_sources(pathlib.Path(path))
+
+
+def source_digest(ref: Mapping[str, Any], sources: list[tuple[str, bytes]]) -> str:
+    """sha256 (16 hex digits) of the entry's sources, plus torch's version for torch classes."""
+    import torch
+
+    h = hashlib.sha256()
+    if sources:
+        (_, main), *helpers = sources
+        h.update(main)
+        for name, data in sorted(helpers):
+            h.update(b"\0helper\0" + name.encode() + b"\0" + str(len(data)).encode() + b"\0")
+            h.update(data)
+    else:
+        h.update(str(ref.get("target", ref.get("name"))).encode())
+    if str(ref.get("target", "")).startswith("torch."):
+        h.update(torch.__version__.encode())
+    return h.hexdigest()[:16]
+
+
+def is_own_code(ref: Mapping[str, Any]) -> bool:
+    """Whether the entry's files are its author's (linted), not an installed library's."""
+    if ref["kind"] in ("builtin", "file"):
+        return True
+    path = pathlib.Path(str(ref.get("source_file") or ""))
+    return bool(ref.get("source_file")) and not str(ref.get("target", "")).startswith("torch.") \
+        and not {"site-packages", "dist-packages"} & set(path.parts)
+
+
+# ------------------------------------------------------------------------------- describing
+def describe(ref: Mapping[str, Any], sandbox) -> dict[str, Any]:
+    """The entry's metadata, from a sealed worker that imports it. Raises EntryFailed."""
+    return _ask(sandbox, {"mode": "describe", "entry": dict(ref)})
+
+
+def check_in_worker(ref: Mapping[str, Any], checks: list[dict[str, Any]], allow_unknown: bool,
+                    sandbox) -> list[str]:
+    """Messages of the hyperparameter checks (bench.entries.check_choice) that fail, each of
+    ``checks`` being {"overrides", "family"}; run in a sealed worker that imports the entry."""
+    answer = _ask(sandbox, {"mode": "check", "entry": dict(ref), "checks": checks,
+                            "allow_unknown": bool(allow_unknown)})
+    return [str(m) for m in answer.get("problems", [])]
+
+
+def _ask(sandbox, request: dict[str, Any]) -> dict[str, Any]:
+    """One question to a fresh sealed worker; its plain-data answer."""
+    from bench import channel as ch
+    from bench.drivers import EntryFailed
+
+    sock, child = ch.socket_pair()
+    try:
+        pid, log = sandbox.spawn([child.fileno()])
+    finally:
+        child.close()
+    try:
+        sock.send(ch.encode(ch.REPLY, ch.S_SETUP, 0, 0.0, 0, payload=request))
+        sock.settimeout(DESCRIBE_TIMEOUT)
+        buffer = bytearray(ch.MAX_PACKET)
+        try:
+            (op, *_), payload = ch.receive(sock, ch.REQUEST, buffer)
+        except (ch.ChannelClosed, ch.ProtocolError, OSError) as exc:
+            time.sleep(0.05)
+            raise EntryFailed(f"the worker loading it ended ({exc}): "
+                              f"{sandbox.log_tail(log)[-600:]}") from None
+        if op == ch.OP_FAILED:
+            raise EntryFailed((payload or {}).get("message", "import failed"))
+        if op != ch.OP_READY or not isinstance(payload, dict):
+            raise EntryFailed(f"protocol violation while loading the entry (op {op})")
+        return payload
+    finally:
+        sock.close()
+        sandbox.kill(pid)
+
+
+def entry_info(ref: Mapping[str, Any], meta: Mapping[str, Any], sources) -> EntryInfo:
+    name = ref["name"]
+    if ref["kind"] == "builtin" and meta.get("name") != name:
+        raise ValueError(f"optimizers/{pathlib.Path(ref['source_file']).name}: ENTRY.name is "
+                         f"{meta.get('name')!r}, but the file name says {name!r}; they must match")
+    return EntryInfo(
+        name=name if ref["kind"] != "builtin" else meta["name"], ref=dict(ref),
+        source_files=tuple(n for n, _ in sources), source_digest=source_digest(ref, sources),
+        defaults=dict(meta.get("defaults", {})),
+        family_hparams={k: dict(v) for k, v in meta.get("family_hparams", {}).items()},
+        oracle_class=meta.get("oracle_class", "first-order"),
+        elementwise=bool(meta.get("elementwise", False)), meta=dict(meta))
