@@ -37,6 +37,11 @@ class _SigmoidLoss(Problem):
         self.X, self.y = self.tensor(X), self.tensor(y)
         self.Z = self.X * self.y[:, None]  # z_i = y_i x_i
         self.n, self.dim = X.shape[0], X.shape[1]
+        # Global (every w): |phi''| <= 1/(6 sqrt 3), |phi'''| <= 1/8, so ||Hess f|| <=
+        # ||Z||_2^2 / (6 sqrt(3) n) + reg and rho <= max_i ||z_i|| ||Z||_2^2 / (8 n).
+        zz = float(np.linalg.norm(X, 2)) ** 2 / X.shape[0]
+        self.smoothness = zz / (6 * math.sqrt(3)) + abs(float(reg))
+        self.hessian_lipschitz = float(np.linalg.norm(X, axis=1).max()) * zz / 8
 
     def _min_lbfgs(self, w0: np.ndarray) -> np.ndarray:
         res = minimize(lambda w: _np_loss_grad(self._X_np, self._y_np, self.reg, w), w0, jac=True,

@@ -70,6 +70,9 @@ class Reddi2D(Problem):
         self.b_mean = self.b.mean(dim=0)
         self.h = self.tensor(self.H_DIAG)
         self.eps_g, self.eps_h = 5e-3, 1e-2
+        # Declared on the stated region, the box |w_j| <= 0.6 (saddle, minima, start): Hess f =
+        # diag(1, -0.1) + 90 diag(w^8), so ||Hess f|| <= 1 + 90 r^8 and rho = max |720 w^7| = 720 r^7.
+        self.smoothness, self.hessian_lipschitz = 1.0 + 90 * 0.6 ** 8, 720 * 0.6 ** 7
         self.budget = 400_000
         self.per_sample_grad_zero_at_saddle = False
         if centered:
@@ -235,6 +238,11 @@ class QuadSaddle(Problem):
         self.budget = self.sizes[size]["budget"]
         c_p = mu * (p - 2) / (2 * p) * (mu / p) ** (2 / (p - 2))
         self.u_star = (mu / p) ** (1 / (p - 2))
+        # Declared on the stated region, the box ||Q^T w||_inf <= u* (the saddle, all 3^k critical
+        # points, the default start): curvatures lam_j + p(p-1) u_j^(p-2) with u*^(p-2) = mu/p give
+        # ||Hess f|| <= max(lam) + (p-1) mu, rho <= p(p-1)(p-2) u*^(p-3).
+        self.smoothness = float(lam_pos.max()) + (p - 1) * mu
+        self.hessian_lipschitz = p * (p - 1) * (p - 2) * self.u_star ** (p - 3)
         self.f_star = -k * c_p
         self.saddle = Saddle(torch.zeros(d, dtype=dtype, device=self.device), 0.0, -mu,
                              escape_delta=0.5 * k * c_p)

@@ -92,6 +92,10 @@ class TensorDecomposition(Problem):
         self.cnc_gamma = 0.0 if self.ica else 64.0 * d * k ** -4.5
         self.per_sample_grad_zero_at_saddle = False
         self.budget = self.sizes[size]["budget"]
+        # Declared on the stated region, the unit ball ||x|| <= 1 (all x_{S,s}, the minima, the
+        # default start): Hess f = P - N, ||P|| <= 56 ||x||^6, ||N|| <= 24 ||x||^2 (A orthogonal);
+        # ||D Hess f|| <= 336 ||x||^5 + 48 ||x||.
+        self.smoothness, self.hessian_lipschitz = 56.0, 384.0
         self.eps_h = min(0.5, 0.1 * abs(lam))
         eta = self.ETA_REFERENCE / d
         # tr(H Sigma) at the minimum a_1: finite 32 * 64 (d - 1); ica 8 * 16 (d - 1)
