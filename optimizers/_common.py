@@ -2,10 +2,16 @@
 discovery away).
 
 * hyperparameter validation that raises ``ValueError("Invalid <name>: ...")``;
-* :func:`generator`: an entry's private ``torch.Generator`` whose state lives in
+* :func:`generator`: an entry's private CPU ``torch.Generator`` whose state lives in
   ``optimizer.state`` so that ``state_dict()``/``load_state_dict()`` resume the noise stream
   exactly. It is seeded on first use from torch's global RNG (which the runner seeds from the
   run seed), so a seeded run is deterministic;
+* :func:`randn_like`, :func:`uniform`, :func:`sphere`, :func:`ball`: entry noise drawn on the CPU
+  in float64 from that generator and only then cast to the parameter's dtype and device, so the
+  same seeds give the same draws on every profile (float32 runs see them rounded, nothing else);
+* :func:`fact`: a problem constant resolved from an explicit hyperparameter or ``closure.facts``;
+  :func:`power_norm`: an estimate of ||H|| (smoothness L) from counted Hessian-vector products
+  or gradient differences, for entries whose problem declares no smoothness;
 * :func:`single_param`: entries that use the closure's extra calls (full gradients, HVPs,
   ``same_sample``) work on the ONE flat parameter tensor the oracle evaluates;
 * :func:`lanczos_min`: smallest eigenpair through counted HVPs (SPEC.md C4).
@@ -75,15 +81,18 @@ def require_single_param(opt: torch.optim.Optimizer) -> None:
 _SNAPSHOT = "_rng_snapshot"
 
 
-def generator(opt: torch.optim.Optimizer, state: dict, device: torch.device) -> torch.Generator:
-    """The entry's generator, restored from ``state["rng_state"]`` after a load_state_dict.
+def generator(opt: torch.optim.Optimizer, state: dict, device: torch.device | None = None) -> torch.Generator:
+    """The entry's CPU generator, restored from ``state["rng_state"]`` after a load_state_dict.
 
     Call :func:`save_rng` after drawing. The first call seeds it from the global torch RNG.
+    ``device`` is accepted for compatibility and ignored: the generator always lives on the CPU
+    (draw with :func:`randn_like` / :func:`uniform` / :func:`sphere` / :func:`ball`, which cast to
+    the parameter's device), so the noise does not depend on where the run executes.
     """
     gen = getattr(opt, "_rng_gen", None)
     saved = state.get("rng_state")
     if gen is None:
-        gen = torch.Generator(device=device)
+        gen = torch.Generator()
         opt._rng_gen = gen
         setattr(opt, _SNAPSHOT, None)
     if saved is None:
@@ -91,7 +100,7 @@ def generator(opt: torch.optim.Optimizer, state: dict, device: torch.device) -> 
         gen.manual_seed(seed)
         save_rng(opt, state)
     elif saved is not getattr(opt, _SNAPSHOT, None):  # a loaded (or foreign) state
-        gen.set_state(saved.detach().to("cpu", torch.uint8) if gen.device.type == "cpu" else saved)
+        gen.set_state(saved.detach().to("cpu", torch.uint8))
         setattr(opt, _SNAPSHOT, saved)
     return gen
 
@@ -102,17 +111,88 @@ def save_rng(opt: torch.optim.Optimizer, state: dict) -> None:
     setattr(opt, _SNAPSHOT, snap)
 
 
+# Entry noise: drawn on the CPU in float64 from the entry's generator, then cast. The profile
+# (device, dtype) changes only the rounding of a draw, never the draw itself.
+def randn(shape, gen: torch.Generator, dtype, device) -> torch.Tensor:
+    """N(0, I) of ``shape``: float64 CPU draw cast to ``dtype``/``device``."""
+    return torch.randn(shape, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
+
+
+def randn_like(p: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """N(0, I) shaped, typed and placed like ``p`` (drawn in float64 on the CPU)."""
+    return randn(p.shape, gen, p.dtype, p.device)
+
+
+def uniform(gen: torch.Generator) -> float:
+    """One U[0, 1) draw (float64, CPU) as a Python float."""
+    return float(torch.rand((), generator=gen, dtype=torch.float64))
+
+
 def sphere(shape, gen: torch.Generator, dtype, device) -> torch.Tensor:
-    """Uniform on the unit sphere of R^numel."""
-    z = torch.randn(shape, generator=gen, dtype=dtype, device=device)
-    return z / z.norm().clamp_min(torch.finfo(dtype).tiny)
+    """Uniform on the unit sphere of R^numel (normalized in float64, then cast)."""
+    z = torch.randn(shape, generator=gen, dtype=torch.float64)
+    z = z / z.norm().clamp_min(torch.finfo(torch.float64).tiny)
+    return z.to(device=device, dtype=dtype)
 
 
 def ball(shape, radius: float, gen: torch.Generator, dtype, device) -> torch.Tensor:
     """Uniform in the ball of radius ``radius``: r U^(1/d) z/||z|| (SPEC.md B10)."""
     d = int(torch.Size(shape).numel())
-    u = torch.rand((), generator=gen, dtype=dtype, device=device)
-    return radius * u.pow(1.0 / d) * sphere(shape, gen, dtype, device)
+    u = torch.rand((), generator=gen, dtype=torch.float64)
+    z = torch.randn(shape, generator=gen, dtype=torch.float64)
+    z = z / z.norm().clamp_min(torch.finfo(torch.float64).tiny)
+    return (radius * u.pow(1.0 / d) * z).to(device=device, dtype=dtype)
+
+
+# -- problem facts ----------------------------------------------------------------------------
+def facts_of(closure) -> Any:
+    """``closure.facts`` (a ``bench.facts.ProblemFacts``), or None for a closure without facts."""
+    return getattr(closure, "facts", None)
+
+
+def fact(explicit: Any, closure, name: str, fallback: Any = None) -> Any:
+    """An explicit hyperparameter if given, else ``closure.facts.<name>`` if declared, else
+    ``fallback`` (a value, or a zero-argument callable evaluated only when needed)."""
+    if explicit is not None:
+        return explicit
+    facts = facts_of(closure)
+    value = None if facts is None else facts.as_dict().get(name)
+    if value is not None:
+        return value
+    return fallback() if callable(fallback) else fallback
+
+
+def require_fact(explicit: Any, closure, name: str, entry: str) -> float:
+    value = fact(explicit, closure, name)
+    if value is None:
+        raise ValueError(f"Invalid {name}: None needs a SaddleBench closure (closure.facts); "
+                         f"give {name} explicitly to run {entry} elsewhere")
+    return float(value)
+
+
+def fd_step(dtype) -> float:
+    """Finite-difference radius of the first-order entries: 1e-4 (float64), 1e-3 otherwise."""
+    return 1e-4 if dtype == torch.float64 else 1e-3
+
+
+def power_norm(hv: Callable[[torch.Tensor], torch.Tensor], q1: torch.Tensor, iters: int) -> float:
+    """max_k ||H v_k|| over ``iters`` power-iteration steps v_{k+1} = H v_k/||H v_k|| from q1.
+
+    ``hv`` must be counted (closure HVPs or gradient differences). Each ||H v_k|| <= ||H||, and
+    the iteration tends to the largest |eigenvalue|: an estimate of the smoothness L at the point.
+    """
+    v = q1 / q1.norm()
+    best = 0.0
+    for _ in range(max(1, iters)):
+        w = hv(v)
+        nw = float(w.norm())
+        if not math.isfinite(nw):
+            break
+        best = max(best, nw)
+        if nw == 0.0:
+            break
+        v = w / nw
+    return best
 
 
 # -- gradients through the closure ------------------------------------------------------------

@@ -21,6 +21,12 @@ minibatch gradient. Defaults: ``t_thres=None`` gives
 ``certify=False``, ``f_thres`` :math:`=g_{thres}^2/(2/\eta)` (our choice, as in PGD).
 The randomized output :math:`w_\tau` of the paper is not drawn: the benchmark logs all iterates.
 
+**Problem facts.** ``g_thres`` and ``eps_h`` default to None: at the first ``step()`` they are
+read from ``closure.facts`` (:math:`g_{thres}=\varepsilon_g`, :math:`\varepsilon_h`, the
+certificate's thresholds of the instance run) and stored in ``state["facts"]``; a value given
+explicitly overrides the fact. ``lr`` and ``r`` are step-size hyperparameters (per-family
+starting points), not facts.
+
 References: H. Daneshmand, J. Kohler, A. Lucchi, T. Hofmann. Escaping saddles with stochastic
 gradients. ICML 2018.
 """
@@ -37,14 +43,14 @@ from optimizers.base import Entry
 
 
 class CNCPGD(torch.optim.Optimizer):
-    def __init__(self, params, lr: float = 0.1, r: float = 0.5, g_thres: float = 5e-3,
-                 t_thres: int | None = None, eps_h: float = 1e-2, certify: bool = False,
+    def __init__(self, params, lr: float = 0.1, r: float = 0.5, g_thres: float | None = None,
+                 t_thres: int | None = None, eps_h: float | None = None, certify: bool = False,
                  f_thres: float | None = None, batch: int = 256):
         C.check_positive("lr", lr)
         C.check_positive("r", r)
-        C.check_nonneg("g_thres", g_thres)
+        C.check_nonneg("g_thres", g_thres, allow_none=True)
         C.check_int("t_thres", t_thres, 0, allow_none=True)
-        C.check_positive("eps_h", eps_h)
+        C.check_positive("eps_h", eps_h, allow_none=True)
         if not isinstance(certify, bool):
             raise ValueError(f"Invalid certify: {certify!r} (must be a bool)")
         C.check_nonneg("f_thres", f_thres, allow_none=True)
@@ -61,12 +67,16 @@ class CNCPGD(torch.optim.Optimizer):
         st = self.state[p]
         if not st:
             st.update(t=0, t_noise=None, stopped=False)
+        if "facts" not in st:
+            st["facts"] = dict(g_thres=C.require_fact(group["g_thres"], closure, "eps_g", "cnc-pgd"),
+                               eps_h=C.require_fact(group["eps_h"], closure, "eps_h", "cnc-pgd"))
+        g_thres, eps_h = st["facts"]["g_thres"], st["facts"]["eps_h"]
         full = closure.finite_sum
         calls = 1 if full else C.batch_calls(closure, group["batch"])
         t_thres = group["t_thres"]
         if t_thres is None:
-            t_thres = math.ceil(math.log(1e3 * math.sqrt(p.numel())) / (group["lr"] * group["eps_h"]))
-        f_thres = group["f_thres"] if group["f_thres"] is not None else group["g_thres"] ** 2 * group["lr"] / 2
+            t_thres = math.ceil(math.log(1e3 * math.sqrt(p.numel())) / (group["lr"] * eps_h))
+        f_thres = group["f_thres"] if group["f_thres"] is not None else g_thres ** 2 * group["lr"] / 2
         t = st["t"]
         t_noise = -t_thres - 1 if st["t_noise"] is None else st["t_noise"]
         loss, g = closure.loss_and_grad(full=True) if full else C.mean_grad(closure, calls)
@@ -80,7 +90,7 @@ class CNCPGD(torch.optim.Optimizer):
                 st["stopped"] = True
                 st["t"] = t + 1
                 return loss
-        if float(g.norm()) <= group["g_thres"] and t - t_noise > t_thres:
+        if float(g.norm()) <= g_thres and t - t_noise > t_thres:
             st["w_tilde"] = p.detach().clone()
             if group["certify"]:
                 st["f_tilde"] = fval()
@@ -95,12 +105,13 @@ class CNCPGD(torch.optim.Optimizer):
 ENTRY = Entry(
     name="cnc-pgd",
     optimizer=CNCPGD,
-    defaults={"lr": 0.1, "r": 0.5, "g_thres": 5e-3, "eps_h": 1e-2},
+    # g_thres, eps_h: from closure.facts (eps_g, eps_h of the instance run)
+    defaults={"lr": 0.1, "r": 0.5},
     family_hparams={
-        **_families.per_family(lambda s, g, h: {"lr": s, "r": s, "g_thres": g, "eps_h": h}),
-        "reddi2d": {"lr": 0.5, "r": 0.5, "g_thres": 5e-3, "eps_h": 1e-2},
-        # population oracle -> fallback (means of 256 draws); g_thres = quad-saddle:small's eps_g
-        "quad-saddle": {"lr": 0.05, "r": 0.5, "g_thres": 1.42e-2, "eps_h": 1e-2, "batch": 256},
+        **_families.per_family(lambda s: {"lr": s, "r": s}),
+        "reddi2d": {"lr": 0.5, "r": 0.5},
+        # population oracle -> fallback (means of 256 draws)
+        "quad-saddle": {"lr": 0.05, "r": 0.5, "batch": 256},
     },
     summary="Full-gradient GD plus ONE large stochastic-gradient step r when the gradient is small "
             "(CNC-PGD / SGD-GD, Daneshmand et al. 2018).",

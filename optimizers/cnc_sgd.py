@@ -51,7 +51,7 @@ ENTRY = Entry(
     optimizer=CNCSGD,
     defaults={"lr": 1e-3, "t_thres": 100},
     family_hparams={
-        **_families.per_family(lambda s, g, h: {"lr": s, "r": 10 * s, "t_thres": 100}),
+        **_families.per_family(lambda s: {"lr": s, "r": 10 * s, "t_thres": 100}),
         "reddi2d": {"lr": 5e-3, "r": 5e-2, "t_thres": 100},
         "quad-saddle": {"lr": 5e-4, "r": 5e-3, "t_thres": 100},
     },

@@ -27,8 +27,13 @@ finite sums (default, deterministic), otherwise (population oracles; variant ``s
 ``batch`` sample gradients / function values and ``hvp_batch`` sample HVPs (defaults 256).
 :math:`f(x)` of an accepted point is cached (finite sums); on population oracles
 the decrease :math:`f(x)-f(x+s)` is a mean of ``batch`` paired same-sample differences
-(``same_sample=True``: common random numbers, each loss charged). ``L`` (:math:`\hat L`), ``eps_g``, ``eps_h`` are
-problem facts: hyperparameters with per-family values.
+(``same_sample=True``: common random numbers, each loss charged).
+
+**Problem facts.** ``L`` (:math:`\hat L`), ``eps_g``, ``eps_h`` default to None and are resolved
+at the first ``step()`` (stored in ``state["facts"]``; an explicit value overrides):
+:math:`\varepsilon_g,\varepsilon_h` <- ``closure.facts.eps_g/eps_h``; :math:`\hat L` <-
+``facts.smoothness``, where undeclared :math:`\max_k\|Hv_k\|` over ``L_iters`` (20) power-iteration
+steps with the counted HVPs above at the first iterate (1 if that is 0).
 
 References: Y. Nesterov, B. T. Polyak. Cubic regularization of Newton method and its global
 performance. Math. Program. 2006. C. Cartis, N. Gould, P. Toint. Adaptive cubic regularisation
@@ -43,28 +48,29 @@ import math
 import torch
 
 from optimizers import _common as C
-from optimizers import _families
 from optimizers.base import Entry
 
 
 class CubicNewton(torch.optim.Optimizer):
-    def __init__(self, params, M0: float = 1.0, M_min: float = 1e-6, L: float = 1.0,
-                 eps_g: float = 5e-3, eps_h: float = 1e-2, accept: float = 0.1,
+    def __init__(self, params, M0: float = 1.0, M_min: float = 1e-6, L: float | None = None,
+                 eps_g: float | None = None, eps_h: float | None = None, accept: float = 0.1,
                  max_sub_hvps: int = 100, lanczos_steps: int = 20, batch: int = 256,
-                 hvp_batch: int = 256):
+                 hvp_batch: int = 256, L_iters: int = 20):
         C.check_positive("M0", M0)
         C.check_positive("M_min", M_min)
-        C.check_positive("L", L)
-        C.check_positive("eps_g", eps_g)
-        C.check_positive("eps_h", eps_h)
+        C.check_positive("L", L, allow_none=True)
+        C.check_positive("eps_g", eps_g, allow_none=True)
+        C.check_positive("eps_h", eps_h, allow_none=True)
         C.check_interval("accept", accept, 0.0, 1.0, lo_open=True)
         C.check_int("max_sub_hvps", max_sub_hvps, 1)
         C.check_int("lanczos_steps", lanczos_steps, 1)
         C.check_int("batch", batch, 1)
         C.check_int("hvp_batch", hvp_batch, 1)
+        C.check_int("L_iters", L_iters, 1)
         super().__init__(params, dict(M0=M0, M_min=M_min, L=L, eps_g=eps_g, eps_h=eps_h,
                                       accept=accept, max_sub_hvps=max_sub_hvps,
-                                      lanczos_steps=lanczos_steps, batch=batch, hvp_batch=hvp_batch))
+                                      lanczos_steps=lanczos_steps, batch=batch, hvp_batch=hvp_batch,
+                                      L_iters=L_iters))
         C.require_single_param(self)
 
     @torch.no_grad()
@@ -90,23 +96,32 @@ class CubicNewton(torch.optim.Optimizer):
         def fval(at=None):
             return float(closure.loss(at, full=True) if full else C.mean_loss(closure, gcalls, at))
 
+        gen = C.generator(self, st, p.device)
+        if "facts" not in st:
+            def estimate():
+                est = C.power_norm(hvp, C.randn_like(p, gen), group["L_iters"])
+                return est if est > 0 else 1.0
+
+            st["facts"] = dict(eps_g=C.require_fact(group["eps_g"], closure, "eps_g", "cubic-newton"),
+                               eps_h=C.require_fact(group["eps_h"], closure, "eps_h", "cubic-newton"),
+                               L=float(C.fact(group["L"], closure, "smoothness", estimate)))
+        facts = st["facts"]
         loss, g = closure.loss_and_grad(full=True) if full else C.mean_grad(closure, gcalls)
         p.grad = g
-        M, L = st["M"], group["L"]
+        M, L = st["M"], facts["L"]
         x = p.detach()
         gn = float(g.norm())
-        gen = C.generator(self, st, p.device)
-        if gn <= group["eps_g"]:
-            q1 = torch.randn(p.shape, generator=gen, dtype=p.dtype, device=p.device)
+        if gn <= facts["eps_g"]:
+            q1 = C.randn_like(p, gen)
             lam, v = C.lanczos_min(hvp, q1.flatten(), group["lanczos_steps"])
             v = v.view_as(p)
-            if lam >= -group["eps_h"]:
+            if lam >= -facts["eps_h"]:
                 C.save_rng(self, st)
                 st["step"] += 1
                 return loss
             vg = float(torch.dot(v.flatten(), g.flatten()))
             sign = -math.copysign(1.0, vg) if vg != 0 else \
-                (1.0 if float(torch.rand((), generator=gen)) < 0.5 else -1.0)
+                (1.0 if C.uniform(gen) < 0.5 else -1.0)
             s = sign * (2 * abs(lam) / M) * v
             ns = float(s.norm())
             model = float(torch.dot(g.flatten(), s.flatten())) + 0.5 * lam * ns ** 2 + M / 6 * ns ** 3
@@ -117,7 +132,7 @@ class CubicNewton(torch.optim.Optimizer):
             if gn >= L ** 2 / M:
                 s = -Rc * gh
             else:
-                sigma_p = 1e-6 * max(gn, group["eps_g"])
+                sigma_p = 1e-6 * max(gn, facts["eps_g"])
                 gt = g + sigma_p * C.sphere(p.shape, gen, p.dtype, p.device)
                 s = -Rc * gt / gt.norm()
                 eta_s = 1.0 / (4 * (L + M * Rc))
@@ -160,13 +175,12 @@ class CubicNewton(torch.optim.Optimizer):
 ENTRY = Entry(
     name="cubic-newton",
     optimizer=CubicNewton,
-    defaults={"M0": 1.0, "L": 1.0, "eps_g": 5e-3, "eps_h": 1e-2},
+    # L, eps_g, eps_h: from closure.facts (see the module docstring)
+    defaults={"M0": 1.0},
     family_hparams={
-        **_families.per_family(lambda s, g, h: {"L": 1 / (2 * s), "eps_g": g, "eps_h": h}),
-        "reddi2d": {"L": 1.0, "eps_g": 5e-3, "eps_h": 1e-2},
         # population: subsampled ("scr"); the per-draw noise of quad-saddle is linear in w, so
         # one-draw HVPs are exact there (hvp_batch=1)
-        "quad-saddle": {"L": 1.0, "eps_g": 1.42e-2, "eps_h": 1e-2, "batch": 256, "hvp_batch": 1},
+        "quad-saddle": {"batch": 256, "hvp_batch": 1},
     },
     summary="Adaptive cubic-regularized Newton (ARC) with an HVP-only subproblem (Cauchy radius + GD) "
             "and a Lanczos eigen-step at zero-gradient saddles.",

@@ -125,7 +125,7 @@ ENTRY = Entry(
     optimizer=MomentumAnnealing,
     defaults={"lr": 1e-3, "momentum": 0.9, "momentum_end": 0.0, "schedule": "linear"},
     family_hparams={
-        **_families.per_family(lambda s, g, h: {"lr": 0.1 * s, "momentum": 0.9}),
+        **_families.per_family(lambda s: {"lr": 0.1 * s, "momentum": 0.9}),
         "reddi2d": {"lr": 5e-4, "momentum": 0.9},
         "quad-saddle": {"lr": 5e-4, "momentum": 0.9},
     },

@@ -19,8 +19,16 @@ and if found the NC step :math:`x\leftarrow x-\frac{|\hat\lambda|}{\hat\rho}\,s\
 
 Defaults: :math:`\eta_{nc}=1/\hat L`; :math:`r_{nc}=10^{-4}` (float64) / :math:`10^{-3}`
 (float32) for ``r_nc=None``; :math:`T_{nc}=\min(10^4,\lceil(\hat L/\varepsilon_h)\ln(d/\delta)\rceil)`,
-:math:`\delta=0.1`, for ``nc_iters=None``; ``K=1000``. :math:`\hat L` (``L``), :math:`\hat\rho`
-(``rho``), :math:`\varepsilon_g`, :math:`\varepsilon_h` are problem facts: per-family hyperparameters.
+:math:`\delta=0.1`, for ``nc_iters=None``; ``K=1000``.
+
+**Problem facts.** ``eps_g``, ``eps_h``, ``L``, ``rho`` default to None and are resolved at the
+first ``step()`` (stored in ``state["facts"]``; an explicit value overrides):
+:math:`\varepsilon_g,\varepsilon_h` <- ``closure.facts.eps_g/eps_h``; :math:`\hat L` <-
+``facts.smoothness``, where undeclared the estimate :math:`\max_k\|\hat Hv_k\|` of ``L_iters``
+(20) power-iteration steps on the same finite differences as ``nc_extract`` (:math:`r_{nc}`,
+``nc_batch``; charged), 1 if that is 0; :math:`\hat\rho` <- ``facts.hessian_lipschitz``, where
+undeclared ``rho_fallback`` (default 1), a step-length choice (the NC step is
+:math:`|\hat\lambda|/\hat\rho`), not a problem fact.
 
 References: Y. Xu, J. Rong, T. Yang. First-order stochastic algorithms for escaping from saddle
 points in almost linear time. NeurIPS 2018. Z. Allen-Zhu, Y. Li. NEON2: finding local minima via
@@ -39,24 +47,27 @@ from optimizers.base import Entry
 
 
 class NEON(torch.optim.Optimizer):
-    def __init__(self, params, lr: float = 1e-3, K: int = 1000, L: float = 1.0, rho: float = 1.0,
-                 eps_g: float = 5e-3, eps_h: float = 1e-2, r_nc: float | None = None,
-                 nc_iters: int | None = None, nc_lr: float | None = None, nc_batch: int = 64,
-                 delta: float = 0.1):
+    def __init__(self, params, lr: float = 1e-3, K: int = 1000, L: float | None = None,
+                 rho: float | None = None, eps_g: float | None = None, eps_h: float | None = None,
+                 r_nc: float | None = None, nc_iters: int | None = None, nc_lr: float | None = None,
+                 nc_batch: int = 64, delta: float = 0.1, rho_fallback: float = 1.0,
+                 L_iters: int = 20):
         C.check_positive("lr", lr)
         C.check_int("K", K, 1)
-        C.check_positive("L", L)
-        C.check_positive("rho", rho)
-        C.check_positive("eps_g", eps_g)
-        C.check_positive("eps_h", eps_h)
+        C.check_positive("L", L, allow_none=True)
+        C.check_positive("rho", rho, allow_none=True)
+        C.check_positive("eps_g", eps_g, allow_none=True)
+        C.check_positive("eps_h", eps_h, allow_none=True)
         C.check_positive("r_nc", r_nc, allow_none=True)
         C.check_int("nc_iters", nc_iters, 1, allow_none=True)
         C.check_positive("nc_lr", nc_lr, allow_none=True)
         C.check_int("nc_batch", nc_batch, 1)
         C.check_interval("delta", delta, 0.0, 1.0, lo_open=True)
+        C.check_positive("rho_fallback", rho_fallback)
+        C.check_int("L_iters", L_iters, 1)
         super().__init__(params, dict(lr=lr, K=K, L=L, rho=rho, eps_g=eps_g, eps_h=eps_h,
                                       r_nc=r_nc, nc_iters=nc_iters, nc_lr=nc_lr, nc_batch=nc_batch,
-                                      delta=delta))
+                                      delta=delta, rho_fallback=rho_fallback, L_iters=L_iters))
         C.require_single_param(self)
 
     @staticmethod
@@ -68,12 +79,30 @@ class NEON(torch.optim.Optimizer):
             acc -= closure.grad(x, same_sample=True)
         return acc / pairs
 
-    def nc_extract(self, closure, x, group, gen):
+    def resolve_facts(self, closure, x, group, st) -> dict:
+        """(L, rho, eps_g, eps_h): explicit, else closure.facts, else the documented fallback."""
+        eps_g = C.require_fact(group["eps_g"], closure, "eps_g", "neon")
+        eps_h = C.require_fact(group["eps_h"], closure, "eps_h", "neon")
+        rho = float(C.fact(group["rho"], closure, "hessian_lipschitz", group["rho_fallback"]))
+
+        def estimate():
+            r = group["r_nc"] or C.fd_step(x.dtype)
+            pairs = C.batch_calls(closure, group["nc_batch"])
+            gen = C.generator(self, st, x.device)
+            est = C.power_norm(lambda v: self._fd(closure, x, r * v, pairs) / r,
+                               C.randn_like(x, gen), group["L_iters"])
+            C.save_rng(self, st)
+            return est if est > 0 else 1.0
+
+        L = float(C.fact(group["L"], closure, "smoothness", estimate))
+        return dict(L=L, rho=rho, eps_g=eps_g, eps_h=eps_h)
+
+    def nc_extract(self, closure, x, group, gen, facts):
         """(v, lam_hat) or None (SPEC.md B16)."""
         d = x.numel()
-        r = group["r_nc"] or (1e-4 if x.dtype == torch.float64 else 1e-3)
-        eta = group["nc_lr"] or 1.0 / group["L"]
-        iters = group["nc_iters"] or min(10_000, math.ceil(group["L"] / group["eps_h"]
+        r = group["r_nc"] or C.fd_step(x.dtype)
+        eta = group["nc_lr"] or 1.0 / facts["L"]
+        iters = group["nc_iters"] or min(10_000, math.ceil(facts["L"] / facts["eps_h"]
                                                            * math.log(d / group["delta"])))
         pairs = C.batch_calls(closure, group["nc_batch"])
         u = r * C.sphere(x.shape, gen, x.dtype, x.device)
@@ -86,7 +115,7 @@ class NEON(torch.optim.Optimizer):
                 u = r * u / un
         v = u / u.norm()
         lam = float(torch.dot(v.flatten(), self._fd(closure, x, r * v, pairs).flatten())) / r
-        return (v, lam) if lam <= -group["eps_h"] / 2 else None
+        return (v, lam) if lam <= -facts["eps_h"] / 2 else None
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -96,21 +125,24 @@ class NEON(torch.optim.Optimizer):
         st = self.state[p]
         if not st:
             st.update(step=0, extractions=0, nc_steps=0)
+        if "facts" not in st:
+            st["facts"] = self.resolve_facts(closure, p.detach().clone(), group, st)
+        facts = st["facts"]
         with torch.enable_grad():
             loss = closure()
         g = p.grad.detach().clone()
         p.add_(g, alpha=-group["lr"])
         st["step"] += 1
-        if float(g.norm()) <= group["eps_g"] or st["step"] % group["K"] == 0:
+        if float(g.norm()) <= facts["eps_g"] or st["step"] % group["K"] == 0:
             gen = C.generator(self, st, p.device)
-            found = self.nc_extract(closure, p.detach().clone(), group, gen)
+            found = self.nc_extract(closure, p.detach().clone(), group, gen, facts)
             st["extractions"] += 1
             if found is not None:
                 v, lam = found
                 vg = float(torch.dot(v.flatten(), g.flatten()))
                 s = math.copysign(1.0, vg) if vg != 0 else \
-                    (1.0 if float(torch.rand((), generator=gen)) < 0.5 else -1.0)
-                p.add_(v, alpha=-abs(lam) / group["rho"] * s)
+                    (1.0 if C.uniform(gen) < 0.5 else -1.0)
+                p.add_(v, alpha=-abs(lam) / facts["rho"] * s)
                 st["nc_steps"] += 1
             C.save_rng(self, st)
         return loss
@@ -119,16 +151,16 @@ class NEON(torch.optim.Optimizer):
 ENTRY = Entry(
     name="neon",
     optimizer=NEON,
-    defaults={"lr": 1e-3, "K": 1000, "L": 1.0, "rho": 1.0, "eps_g": 5e-3, "eps_h": 1e-2},
+    # eps_g, eps_h, L, rho: from closure.facts (see the module docstring)
+    defaults={"lr": 1e-3, "K": 1000},
     family_hparams={
-        **_families.per_family(lambda s, g, h: {"lr": s, "L": 1 / (2 * s), "eps_g": g, "eps_h": h}),
-        # rho-hat is a Hessian-Lipschitz estimate near w_s; 0.3 puts the NC step (|lam|/rho = 0.33)
-        # near the reddi2d minimum at 0.56. nc_iters: I - H/L has eigenvalues {0, 1.1} there, a
-        # handful of power steps suffice (SPEC's formula would give 300).
-        "reddi2d": {"lr": 5e-4, "K": 1000, "L": 1.0, "rho": 0.3, "eps_g": 5e-3, "eps_h": 1e-2,
-                    "nc_iters": 30},
-        "quad-saddle": {"lr": 5e-4, "K": 1000, "L": 1.0, "rho": 0.3, "eps_g": 1.42e-2,
-                        "eps_h": 1e-2, "nc_iters": 100},
+        **_families.per_family(lambda s: {"lr": s}),
+        # rho_fallback: NC step length |lam|/rho_fallback where no Hessian-Lipschitz constant is
+        # declared; 0.3 lets the step leave the saddle's neighbourhood in one move on these two
+        # (a step-length choice). nc_iters: a handful of power steps suffice there (SPEC's
+        # formula would give a few hundred).
+        "reddi2d": {"lr": 5e-4, "K": 1000, "rho_fallback": 0.3, "nc_iters": 30},
+        "quad-saddle": {"lr": 5e-4, "K": 1000, "rho_fallback": 0.3, "nc_iters": 100},
     },
     summary="SGD plus NEON negative-curvature extraction (finite-difference power iteration with "
             "same-sample gradients) and a negative-curvature step.",

@@ -60,7 +60,7 @@ class NGD(torch.optim.Optimizer):
                     continue
                 p.add_(p.grad, alpha=-scale)
                 if noisy:
-                    z = torch.randn(p.shape, generator=gen, dtype=p.dtype, device=p.device)
+                    z = C.randn_like(p, gen)
                     p.add_(z, alpha=sigma / math.sqrt(d))
         C.save_rng(self, st)
         st["step"] = t + 1
@@ -72,7 +72,7 @@ ENTRY = Entry(
     optimizer=NGD,
     defaults={"lr": 1e-3, "n0": 1, "eps_div": 1e-12},
     family_hparams={
-        **_families.per_family(lambda s, g, h: {"lr": 0.1 * s}),
+        **_families.per_family(lambda s: {"lr": 0.1 * s}),
         "reddi2d": {"lr": 2e-3},
         "quad-saddle": {"lr": 2e-3},
     },

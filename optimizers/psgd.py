@@ -46,7 +46,7 @@ class PSGD(torch.optim.Optimizer):
         st = self.state[first]
         gen = C.generator(self, st, first.device)
         d = sum(p.numel() for p in params)
-        z = [torch.randn(p.shape, generator=gen, dtype=p.dtype, device=p.device) for p in params]
+        z = [C.randn_like(p, gen) for p in params]
         C.save_rng(self, st)
         i = 0
         for group in self.param_groups:
@@ -68,7 +68,7 @@ ENTRY = Entry(
     optimizer=PSGD,
     defaults={"lr": 1e-3, "sigma_n": 1.0, "noise": "sphere"},
     family_hparams={
-        **_families.per_family(lambda s, g, h: {"lr": s, "sigma_n": 0.1}),
+        **_families.per_family(lambda s: {"lr": s, "sigma_n": 0.1}),
         # sigma_n = 1 (paper) keeps the iterate at a noise floor above eps_g; 0.05 / 0.1 certify.
         "reddi2d": {"lr": 5e-3, "sigma_n": 0.05},
         "quad-saddle": {"lr": 5e-4, "sigma_n": 0.1},

@@ -94,7 +94,7 @@ ENTRY = Entry(
     optimizer=SPA,
     defaults={"lr": 1e-2, "c": 0.1},
     family_hparams={
-        **_families.per_family(lambda s, g, h: {"lr": s, "c": 0.1}),
+        **_families.per_family(lambda s: {"lr": s, "c": 0.1}),
         # = sgd-momentum(lr=5e-4, momentum=0.9): eta = 5e-3, c = 0.1
         "reddi2d": {"lr": 5e-3, "c": 0.1},
         "quad-saddle": {"lr": 5e-3, "c": 0.1},

@@ -65,7 +65,7 @@ ENTRY = Entry(
     optimizer=WangMomentum,
     defaults={"lr": 1e-3, "momentum": 0.9, "t_thres": 100},
     family_hparams={
-        **_families.per_family(lambda s, g, h: {"lr": 0.1 * s, "momentum": 0.9, "r": s, "t_thres": 100}),
+        **_families.per_family(lambda s: {"lr": 0.1 * s, "momentum": 0.9, "r": s, "t_thres": 100}),
         "reddi2d": {"lr": 5e-4, "momentum": 0.9, "r": 5e-3, "t_thres": 100},
         "quad-saddle": {"lr": 5e-4, "momentum": 0.9, "r": 5e-3, "t_thres": 100},
     },

@@ -16,8 +16,10 @@ if str(ROOT) not in sys.path:
 
 
 class FakeClosure:
-    def __init__(self, w, A, b, n=None, budget=10**9, noise=None):
+    def __init__(self, w, A, b, n=None, budget=10**9, noise=None, facts=None):
         self.w, self.A, self.b = w, A, b
+        # problem facts (closure.facts); default: reddi2d-like thresholds, no declared L / rho
+        self._facts = facts or {}
         self.n = n
         self.batch_size = 1
         self.budget_left = budget
@@ -32,6 +34,15 @@ class FakeClosure:
     @property
     def dim(self):
         return self.w.numel()
+
+    @property
+    def facts(self):
+        from bench.facts import ProblemFacts
+
+        kw = dict(dim=self.w.numel(), n=self.n, batch_size=1, budget=self.budget_left,
+                  eps_g=5e-3, eps_h=1e-2, smoothness=None, hessian_lipschitz=None)
+        kw.update(self._facts)
+        return ProblemFacts(**kw)
 
     def _g(self, at, full=False, same_sample=False):
         at = self.w.detach() if at is None else at
