@@ -150,6 +150,17 @@ def resolve_entry(text: str, extra_hparams: str | None = None) -> list[EntryChoi
     return [EntryChoice(info, point, name) for point in points]
 
 
+def load_here(choice: EntryChoice) -> EntryChoice:
+    """The choice with its entry imported *into this process* (tests and --in-process debugging
+    only: the entry's code then runs beside the harness, unsealed)."""
+    from bench.entry_worker import load_entry
+
+    ref = getattr(choice.entry, "ref", None)
+    if ref is None:
+        return choice
+    return dataclasses.replace(choice, entry=load_entry(ref))
+
+
 def _lint(name: str, sources: list[tuple[str, bytes]]) -> None:
     """Reject entries whose own source (or a local helper it imports) reaches into the harness:
     a fast first check with clear messages; the sealed worker is the defence (bench.lint)."""

@@ -111,26 +111,64 @@ def locate(name: str, entry_folder) -> dict[str, Any]:
                       f"path/to/file.py:Class.")
 
 
+def sibling_imports(path: pathlib.Path) -> list[pathlib.Path]:
+    """``path`` and, transitively, the modules beside it that it imports (``import helper``,
+    ``from helper import x``, ``from . import helper``), found by reading the source (ast):
+    exactly the files a worker gets, so exactly the files linted and hashed. The folder's
+    name does not matter (a folder called ``site-packages`` is read like any other)."""
+    import ast
+
+    folder = path.parent
+    order, seen = [path], {path}
+    for file in order:
+        try:
+            tree = ast.parse(file.read_bytes(), str(file))
+        except (SyntaxError, ValueError):
+            continue
+        names = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level <= 1:
+                base = node.module or ""
+                names += [base] if base else []
+                names += [f"{base}.{a.name}" if base else a.name for a in node.names]
+        for name in names:
+            top = folder.joinpath(*name.split("."))
+            for cand in (top.parent / f"{top.name}.py", top / "__init__.py"):
+                if cand.is_file() and cand.resolve() not in seen and folder in cand.resolve().parents:
+                    seen.add(cand.resolve())
+                    order.append(cand.resolve())
+    return order
+
+
 def _copy_entry_files(path: pathlib.Path, folder: pathlib.Path) -> pathlib.Path:
+    """Copy the entry file and the helpers it imports beside it into ``folder``."""
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
     dest = folder / digest
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(mode=0o755)
-    for src in sorted(path.parent.glob("*.py")):
-        if src.stat().st_size <= (4 << 20):
-            shutil.copyfile(src, dest / src.name)
-            (dest / src.name).chmod(0o644)
+    for src in sibling_imports(path):
+        target = dest / src.relative_to(path.parent)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        shutil.copyfile(src, target)
+        target.chmod(0o644)
     return dest / path.name.removesuffix(".py")
 
 
 def source_files(ref: Mapping[str, Any]) -> list[tuple[str, bytes]]:
-    """The entry's own source and its local helper modules, as (name, bytes)."""
+    """The entry's own source first, then its local helper modules, as (name, bytes): for a
+    file given by path, its copy and the helpers copied with it (:func:`sibling_imports`);
+    otherwise the modules of optimizers/ it imports (optimizers.base._local_sources)."""
     from optimizers.base import _local_sources
 
     path = ref.get("source_file")
     if not path or not pathlib.Path(path).is_file():
         return []
+    if ref["kind"] == "file":
+        copy = pathlib.Path(ref["target"].partition(".py")[0] + ".py")
+        return [(f.relative_to(copy.parent).as_posix(), f.read_bytes()) for f in sibling_imports(copy)]
     return _local_sources(pathlib.Path(path))
 
 
@@ -154,11 +192,17 @@ def source_digest(ref: Mapping[str, Any], sources: list[tuple[str, bytes]]) -> s
 
 def is_own_code(ref: Mapping[str, Any]) -> bool:
     """Whether the entry's files are its author's (linted), not an installed library's."""
+    import sysconfig
+
     if ref["kind"] in ("builtin", "file"):
         return True
-    path = pathlib.Path(str(ref.get("source_file") or ""))
-    return bool(ref.get("source_file")) and not str(ref.get("target", "")).startswith("torch.") \
-        and not {"site-packages", "dist-packages"} & set(path.parts)
+    if not ref.get("source_file") or str(ref.get("target", "")).startswith("torch."):
+        return False
+    path = pathlib.Path(ref["source_file"]).resolve()
+    installed = {pathlib.Path(v).resolve() for k, v in sysconfig.get_paths().items()
+                 if k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return not ({"site-packages", "dist-packages"} & set(path.parts)
+                or any(d in path.parents for d in installed))
 
 
 # ------------------------------------------------------------------------------- describing

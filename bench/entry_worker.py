@@ -154,6 +154,10 @@ def load_entry(ref: dict[str, Any]):
         if not isinstance(entry, Entry):
             raise TypeError(f"{ref['module']} defines no `ENTRY = Entry(...)`")
         return dataclasses.replace(entry, source_file=ref.get("source_file"))
+    if ref["kind"] == "file":  # helpers beside the file import as top-level modules
+        import sys
+
+        sys.path.insert(0, ref["target"].partition(".py")[0].rpartition("/")[0])
     return _as_entry(_import_object(ref["target"]), ref["name"])
 
 

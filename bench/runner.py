@@ -275,7 +275,9 @@ def execute(task: RunTask) -> RunRecord:
         status, message = _drive(run, driver)
     except (EntryFailed, BudgetExhausted) as exc:
         status, message = "error", str(exc)
-    except (SegmentTimeout, RunTimeout) as exc:
+    except SegmentTimeout as exc:
+        status, message = "timeout", str(exc)
+    except RunTimeout as exc:
         status, message = "timeout", f"{exc}; the entry's step hangs or is too slow"
     except Exception as exc:
         status = "error" if not driver.sealed else "harness_error"

@@ -20,6 +20,8 @@ Confinement, as far as the OS allows without new services:
   ``/dev/null``; no TCP bind or connect (ABI >= 4); no signal to, or abstract-socket
   connection with, a process outside its sandbox (ABI >= 6). A worker that cannot apply the
   Landlock rules its kernel supports exits before running entry code (fail closed);
+* a worker that still runs as root (the harness is root but ``nobody`` cannot run this Python)
+  drops every capability, so it can neither override file permissions nor trace others;
 * each worker: its own session (killed as a group), no new privileges, core dumps off, a
   16 MiB file-size limit, a process-count limit when unprivileged, SIGKILL when the zygote
   dies; the zygote gets SIGKILL when the harness dies.
@@ -87,7 +89,8 @@ def _readable_by_others(path: pathlib.Path) -> bool:
 def confinement_plan() -> dict[str, Any]:
     """Which confinement this process can give its workers (recorded in every sealed record)."""
     plan: dict[str, Any] = {"process": "separate", "environment": "scrubbed", "user": None,
-                            "non_dumpable_harness": True}
+                            "non_dumpable_harness": True, "landlock_abi": landlock_abi(),
+                            "capabilities": "dropped" if os.geteuid() == 0 else "none held"}
     if os.geteuid() != 0:
         plan["user"] = "same as harness (not root: cannot drop privileges)"
         return plan
@@ -290,6 +293,18 @@ def _landlock(abi: int, writable: list[str]) -> None:
         os.close(ruleset)
 
 
+def drop_capabilities() -> bool:
+    """Empty this process's capability sets (a worker still running as root then cannot
+    override file permissions or trace processes it does not own)."""
+    libc = _libc()
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2 words: all zero
+    try:
+        return libc.capset(header, data) == 0
+    except AttributeError:
+        return False
+
+
 def _zygote(fd: int) -> None:
     sock = socket.socket(fileno=fd)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -325,6 +340,8 @@ def _zygote(fd: int) -> None:
                 os.environ["TMPDIR"] = os.environ["HOME"] = tmp
                 if abi:
                     _landlock(abi, [tmp, os.devnull])
+                if os.geteuid() == 0 and not drop_capabilities():
+                    raise OSError("could not drop the capabilities of a root worker")
                 bench.entry_worker.main(fds[0], fds[1] if len(fds) > 1 else None)
             except BaseException:
                 code = 1

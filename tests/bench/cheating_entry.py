@@ -33,6 +33,8 @@ class Cheater(torch.optim.Optimizer):
         closure.grad(full=True)
         closure.loss(full=True)
         closure.hvp(torch.ones_like(p), full=True)
+        if Cheater.leaks:  # in a sealed worker the test cannot read this list: say it
+            raise RuntimeError(f"leaks: {Cheater.leaks}")
         p.data.add_(p.grad, alpha=-self.param_groups[0]["lr"])
 
 

@@ -58,7 +58,7 @@ def test_sweep_runs_every_point(tmp_path, capsys):
     (["run", "-o", "sgd", "-s", "standrd-x"], "unknown suite"),
     (["run", "-o", "collections.OrderedDict"], "not a torch.optim.Optimizer"),
     (["run", "-o", "torch.optim.NoSuch"], "has no attribute"),
-    (["run", "-o", "no_such_pkg.mod:Cls"], "cannot import module"),
+    (["run", "-o", "no_such_pkg.mod:Cls"], "cannot find module"),
     (["run", "-o", "missing_file.py:Cls"], "does not exist"),
     (["run", "-o", "sgd", "--profile", "cuda-fp128"], "unknown profile"),
     (["show", "--results", "/nonexistent/dir"], "does not exist"),

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bench.entries import EntryError, build_optimizer, check_hparams, resolve_entry
+from bench.entries import EntryError, build_optimizer, check_hparams, load_here, resolve_entry
 
 
 class Lion(torch.optim.Optimizer):
@@ -83,8 +83,8 @@ def test_good_values_pass():
 def test_build_optimizer_checks_and_passes_allow_unknown():
     w = torch.zeros(3, requires_grad=True)
     with pytest.raises(EntryError, match="real number"):
-        build_optimizer(resolve_entry("sgd[lr=true]")[0], [w], "reddi2d")
-    opt = build_optimizer(resolve_entry("sgd[lr=0.1]")[0], [w], "reddi2d")
+        build_optimizer(load_here(resolve_entry("sgd[lr=true]")[0]), [w], "reddi2d")
+    opt = build_optimizer(load_here(resolve_entry("sgd[lr=0.1]")[0]), [w], "reddi2d")
     assert opt.defaults["lr"] == 0.1
 
 
@@ -94,6 +94,6 @@ def test_every_builtin_entry_passes_its_own_defaults():
     from problems import families
 
     for name in discover():
-        choice = resolve_entry(name)[0]
+        choice = load_here(resolve_entry(name)[0])
         for family in families():
             check_choice(choice, family)
