@@ -21,13 +21,16 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import select
 import socket
 import struct
+import time
 from typing import Any
 
 import torch
 
 MAX_PACKET = 1 << 20  # bytes; payloads are small JSON documents
+SPIN_SECONDS = 2e-4  # how long a waiting side polls before it sleeps (see _recv)
 
 # worker -> harness: op, flags, payload length, integer argument (steps, ...)
 REQUEST = struct.Struct("<BBxxIq")
@@ -70,7 +73,19 @@ class ProtocolError(Exception):
 
 
 def socket_pair() -> tuple[socket.socket, socket.socket]:
+    """A connected SOCK_SEQPACKET pair; each side sets its end non-blocking (see receive)."""
     return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+
+def send(sock: socket.socket, packet: bytes) -> None:
+    """Send one packet on a non-blocking socket; a full buffer means the other side stopped
+    reading (ChannelClosed)."""
+    try:
+        sock.send(packet)
+    except BlockingIOError:
+        raise ChannelClosed("the other side does not read its messages") from None
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        raise ChannelClosed(str(exc)) from None
 
 
 def encode(header: struct.Struct, *fields: Any, payload: Any = None) -> bytes:
@@ -80,11 +95,31 @@ def encode(header: struct.Struct, *fields: Any, payload: Any = None) -> bytes:
     return header.pack(fields[0], fields[1], len(body), *fields[2:]) + body
 
 
-def receive(sock: socket.socket, header: struct.Struct, buffer: bytearray) -> tuple[tuple, Any]:
-    """One packet: (header fields, decoded JSON payload or None). Raises ChannelClosed or
-    ProtocolError; ``socket.timeout`` passes through."""
+def _recv(sock: socket.socket, buffer: bytearray, spin: float, timeout: float | None) -> int:
+    """recv_into on a non-blocking socket: poll for up to ``spin`` seconds, then sleep in
+    select() for at most ``timeout`` seconds (None: no limit). The other side usually answers
+    within tens of microseconds, and waking a sleeping process costs more than that on a
+    virtual machine, so a short spin halves the cost of a round trip (docs/methodology.md)."""
+    end = time.perf_counter() + spin
+    while True:
+        try:
+            return sock.recv_into(buffer, MAX_PACKET)
+        except BlockingIOError:
+            pass
+        now = time.perf_counter()
+        if now >= end:
+            break
+    if not select.select([sock], [], [], timeout)[0]:
+        raise socket.timeout("timed out")
+    return sock.recv_into(buffer, MAX_PACKET)
+
+
+def receive(sock: socket.socket, header: struct.Struct, buffer: bytearray, *, spin: float = 0.0,
+            timeout: float | None = None) -> tuple[tuple, Any]:
+    """One packet: (header fields, decoded JSON payload or None) from a non-blocking socket.
+    Raises ChannelClosed, ProtocolError or ``socket.timeout``."""
     try:
-        size = sock.recv_into(buffer, MAX_PACKET)
+        size = _recv(sock, buffer, spin, timeout)
     except (ConnectionResetError, BrokenPipeError) as exc:
         raise ChannelClosed(str(exc)) from None
     if size == 0:

@@ -207,7 +207,10 @@ def cmd_run(args) -> int:
     print()
     print(results_table(problem_table(mine)))
     if not args.no_compare:
-        archive = [] if suite.name == "adhoc" else _load_records([ARCHIVE / suite.name], suite.name, suite.version)
+        from leaderboard.aggregate import publishable
+
+        archive = [] if suite.name == "adhoc" else \
+            publishable(_load_records([ARCHIVE / suite.name], suite.name, suite.version))[0]
         others = [r for r in archive if r.entry not in labels]
         comp = comparison_table(problem_table(mine + others + [r for r in everything if r.entry not in labels]),
                                 labels)

@@ -82,12 +82,15 @@ class SealedEntry:
         s, facts = self.setup, self.oracle.facts
         self.slots = ch.Slots.create(facts.dim, s.w0.dtype)
         self.slots.w.copy_(s.w0.reshape(-1))
+        self._at = torch.empty_like(self.slots.at)  # private copies of what the worker sends
+        self._v = torch.empty_like(self.slots.v)
         self.sock, child = ch.socket_pair()
+        self.sock.setblocking(False)
         try:
             self.pid, self.log = self.sandbox.spawn([child.fileno(), self.slots.fd])
         finally:
             child.close()
-        self.sock.send(ch.encode(ch.REPLY, ch.S_SETUP, 0, 0.0, 0, payload={
+        self._send(ch.encode(ch.REPLY, ch.S_SETUP, 0, 0.0, 0, payload={
             "mode": "run", "entry": s.entry_ref, "overrides": dict(s.overrides), "family": s.family,
             "dtype": ch.dtype_name(s.w0.dtype), "facts": facts.as_dict(),
             "optimizer_seed": int(s.optimizer_seed), "threads": s.threads}))
@@ -99,7 +102,7 @@ class SealedEntry:
         if self.sock is not None:
             try:
                 self.sock.send(ch.encode(ch.REPLY, ch.S_STOP, 0, 0.0, 0))
-            except OSError:
+            except OSError:  # it is killed next anyway
                 pass
             self.sock.close()
             self.sock = None
@@ -114,7 +117,7 @@ class SealedEntry:
     def advance(self, target: int, deadline: float) -> Snapshot:
         """Let the entry step until the cost reaches ``target`` (or the budget is spent)."""
         t0 = time.perf_counter()
-        self.sock.send(ch.encode(ch.REPLY, ch.S_GO, 0, 0.0, 0))
+        self._send(ch.encode(ch.REPLY, ch.S_GO, 0, 0.0, 0))
         stop_reason = ""
         self.budget_spent = False
         while True:
@@ -132,9 +135,9 @@ class SealedEntry:
         left = deadline - time.perf_counter()
         if left <= 0:
             raise SegmentTimeout(f"time limit reached while {doing}")
-        self.sock.settimeout(left)
         try:
-            fields, payload = ch.receive(self.sock, ch.REQUEST, self.buffer)
+            fields, payload = ch.receive(self.sock, ch.REQUEST, self.buffer, spin=ch.SPIN_SECONDS,
+                                         timeout=left)
         except socket.timeout:
             raise SegmentTimeout(f"time limit reached while {doing}: the entry's step hangs or "
                                  f"is too slow") from None
@@ -157,7 +160,13 @@ class SealedEntry:
 
     def _reply(self, status: int, flags: int = 0, loss: float = 0.0, payload: Any = None) -> None:
         left = self.oracle.budget - self.oracle.counts.cost
-        self.sock.send(ch.encode(ch.REPLY, status, flags, loss, left, payload=payload))
+        self._send(ch.encode(ch.REPLY, status, flags, loss, left, payload=payload))
+
+    def _send(self, packet: bytes) -> None:
+        try:
+            ch.send(self.sock, packet)
+        except ch.ChannelClosed as exc:
+            raise EntryFailed(f"the entry's worker stopped reading the oracle's answers ({exc})") from None
 
     def _serve(self, op: int, flags: int, target: int) -> str:
         """Answer one oracle call; returns a stop reason when the run must end."""
@@ -167,8 +176,8 @@ class SealedEntry:
             if flags & ~ch.KNOWN_FLAGS:
                 self._reply(ch.S_REFUSED, payload={"message": f"unknown request flags {flags}"})
                 return ""
-            at = self.slots.at.clone()  # private copies first, then checks
-            v = self.slots.v.clone() if op == ch.OP_HVP else None
+            at = self._at.copy_(self.slots.at)  # private copies first, then checks
+            v = self._v.copy_(self.slots.v) if op == ch.OP_HVP else None
             if not bool(torch.isfinite(at).all()):
                 self._reply(ch.S_STOP)
                 return "the entry asked for an oracle value at a non-finite point"

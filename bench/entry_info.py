@@ -231,11 +231,11 @@ def _ask(sandbox, request: dict[str, Any]) -> dict[str, Any]:
     finally:
         child.close()
     try:
-        sock.send(ch.encode(ch.REPLY, ch.S_SETUP, 0, 0.0, 0, payload=request))
-        sock.settimeout(DESCRIBE_TIMEOUT)
+        sock.setblocking(False)
         buffer = bytearray(ch.MAX_PACKET)
         try:
-            (op, *_), payload = ch.receive(sock, ch.REQUEST, buffer)
+            ch.send(sock, ch.encode(ch.REPLY, ch.S_SETUP, 0, 0.0, 0, payload=request))
+            (op, *_), payload = ch.receive(sock, ch.REQUEST, buffer, timeout=DESCRIBE_TIMEOUT)
         except (ch.ChannelClosed, ch.ProtocolError, OSError) as exc:
             time.sleep(0.05)
             raise EntryFailed(f"the worker loading it ended ({exc}): "

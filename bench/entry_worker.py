@@ -58,8 +58,9 @@ class _Link:
         if op == ch.OP_HVP:
             self.slots.v.copy_(self._vector("v", v).reshape(-1))
         flags = (ch.F_FULL if full else 0) | (ch.F_SAME_SAMPLE if same_sample else 0)
-        self.sock.send(ch.encode(ch.REQUEST, op, flags, 0))
-        (status, rflags, _, loss, left), payload = ch.receive(self.sock, ch.REPLY, self.buffer)
+        ch.send(self.sock, ch.encode(ch.REQUEST, op, flags, 0))
+        (status, rflags, _, loss, left), payload = ch.receive(self.sock, ch.REPLY, self.buffer,
+                                                              spin=ch.SPIN_SECONDS)
         self.budget_left = left
         self.calls += 1
         if rflags & ch.R_CHECKPOINT:
@@ -75,7 +76,9 @@ class _Link:
         loss_t = torch.tensor(loss, dtype=self.param.dtype, device=self.param.device)
         if op == ch.OP_LOSS:
             return loss_t
-        out = self.slots.out.clone().view_as(self.param).to(self.param.device)
+        out = self.slots.out.clone()
+        if out.shape != self.param.shape or out.device != self.param.device:
+            out = out.view_as(self.param).to(self.param.device)
         return out if op == ch.OP_HVP else (loss_t, out)
 
 
@@ -181,7 +184,7 @@ def _plain(x: Any) -> Any:
 
 
 def _send(sock, op: int, value: int = 0, payload: Any = None) -> None:
-    sock.send(ch.encode(ch.REQUEST, op, 0, value, payload=payload))
+    ch.send(sock, ch.encode(ch.REQUEST, op, 0, value, payload=payload))
 
 
 def _describe(sock, setup) -> None:
@@ -247,6 +250,7 @@ def _run(sock, setup) -> None:
 def main(chan_fd: int, slots_fd: int | None) -> None:
     """Serve one run or one description on the channel ``chan_fd``, then return."""
     sock = socket.socket(fileno=chan_fd)
+    sock.setblocking(False)
     buffer = bytearray(ch.MAX_PACKET)
     try:
         (status, *_), setup = ch.receive(sock, ch.REPLY, buffer)

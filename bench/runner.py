@@ -25,17 +25,18 @@ import torch
 from bench.certificate import Certifier
 from bench.drivers import EntryFailed, InProcessEntry, RunSetup, SealedEntry, SegmentTimeout
 from bench.entries import EntryChoice
+from bench.entry_worker import STALL_STEPS
 from bench.oracle import BudgetExhausted, Oracle
 from bench.profiles import Profile, fingerprint, versions
 from bench.provenance import harness_version
 from bench.records import RunRecord
+from bench.sandbox import tune_malloc
 from problems import make_problem
 from problems.base import torch_seed
 
 RESOLUTION = 0.02  # relative spacing of checkpoints
 LAMBDA_TRAJECTORY_GROWTH = 0.25  # lambda_min is logged when cost grew 25% since the last log
 MAX_TRAJECTORY_POINTS = 160
-STALL_STEPS = 10_000  # steps without a single oracle call -> the entry ignores its closure
 OPTIMIZER_STREAM = 3
 HARD_LIMIT_GRACE = 30.0  # seconds past the soft time limit before SIGALRM interrupts the step
 
@@ -266,6 +267,7 @@ def execute(task: RunTask) -> RunRecord:
     An entry failure (it raised, exited, hung, broke the protocol) is ``error`` or ``timeout``;
     a failure of the problem, oracle or certificate is ``harness_error``: never the entry's."""
     started = time.perf_counter()
+    tune_malloc()
     try:
         run = _prepare(task)
     except Exception as exc:

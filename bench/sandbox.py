@@ -69,6 +69,22 @@ def _prctl(option: int, value: int) -> bool:
         return False
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MALLOC_KEEP = 32 << 20  # bytes: the largest block glibc may serve from its heap
+
+
+def tune_malloc() -> None:
+    """Let glibc reuse freed blocks of up to 32 MiB instead of returning them to the OS: a
+    step's vectors (gradients, copies) are then not fresh zero pages every time. Measured at
+    d = 1e5 it removes most of a step's page faults in both processes (docs/methodology.md)."""
+    try:
+        libc = _libc()
+        libc.mallopt(M_MMAP_THRESHOLD, MALLOC_KEEP)
+        libc.mallopt(M_TRIM_THRESHOLD, 2 * MALLOC_KEEP)
+    except (OSError, AttributeError):
+        pass
+
+
 def mark_non_dumpable() -> bool:
     """Forbid ptrace and /proc/<pid>/mem access to this (harness) process for non-root users."""
     return _prctl(PR_SET_DUMPABLE, 0)
@@ -308,6 +324,7 @@ def drop_capabilities() -> bool:
 def _zygote(fd: int) -> None:
     sock = socket.socket(fileno=fd)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    tune_malloc()
     import torch  # noqa: F401  (the point of the zygote: imported once, shared by every fork)
 
     import bench.entry_worker

@@ -18,6 +18,19 @@ TABLE_COLUMNS = ["entry", "problem", "runs", "success_rate", "calls_median", "ca
                  "profile", "hardware_id"]
 
 
+def publishable(records: Iterable[RunRecord]) -> tuple[list[RunRecord], int]:
+    """(the records the leaderboard may publish, how many it refused): only runs whose entry
+    ran in a sealed worker (``sealed: true``); in-process debugging runs and records made
+    before runs were sealed are refused."""
+    kept, refused = [], 0
+    for r in records:
+        if r.sealed:
+            kept.append(r)
+        else:
+            refused += 1
+    return kept, refused
+
+
 def latest(records: Iterable[RunRecord]) -> list[RunRecord]:
     """One record per run identity (entry, problem, seeds, profile, suite version): the newest."""
     best: dict[tuple, RunRecord] = {}

@@ -28,7 +28,7 @@ import pandas as pd
 
 from bench.records import ResultsStore, RunRecord
 from leaderboard import scoring
-from leaderboard.aggregate import latest, problem_table
+from leaderboard.aggregate import publishable, latest, problem_table
 from leaderboard.markdown import (DASH, WIDE, cell, code, docstring_markdown, fmt_float, fmt_int,
                                   fmt_pct, fmt_seconds, is_missing, md_table, slug)
 
@@ -402,6 +402,10 @@ def build_site(results: str | pathlib.Path = DEFAULT_RESULTS, out: str | pathlib
     src = pathlib.Path(src) if src is not None else pathlib.Path("build") / "site-src"
     if records is None:
         records = list(ResultsStore(results).iter_records())
+    records, refused = publishable(records)
+    if refused:
+        print(f"leaderboard: left out {refused} unsealed record(s) (in-process runs, or made "
+              f"before runs were sealed); re-run them with `bench run`", file=sys.stderr)
     writer = SiteWriter(records, src)
     writer.run()
     cfg = writer.write_config(out)

@@ -7,7 +7,7 @@ from bench.records import RunRecord
 
 def make_record(entry: str, problem: str, seed: int, calls: int | None, *, budget: int = 1000,
                 suite: str = "smoke", version: str = "1", profile: str = "cpu", seconds: float | None = None,
-                hardware_id: str = "hw0", status: str | None = None) -> RunRecord:
+                hardware_id: str = "hw0", status: str | None = None, sealed: bool = True) -> RunRecord:
     family = problem.split(":")[0]
     certified = calls is not None
     cost = [0, 10, 100, calls if certified else budget]
@@ -23,4 +23,4 @@ def make_record(entry: str, problem: str, seed: int, calls: int | None, *, budge
         trajectory={"cost": cost, "seconds": [0.0, 0.001, 0.01, 0.1], "f": f,
                     "grad_norm": [0.0, 0.1, 0.01, 0.001], "lambda_min": [-0.1, None, -0.05, 0.5]},
         hardware={"id": hardware_id, "cpu": "Test CPU", "cores": 2, "profile": profile},
-        versions={"torch": "x"}, created_at=f"2026-01-01T00:00:{seed:02d}+00:00")
+        versions={"torch": "x"}, created_at=f"2026-01-01T00:00:{seed:02d}+00:00", sealed=sealed)

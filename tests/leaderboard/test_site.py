@@ -78,3 +78,17 @@ def test_add_commands_wiring():
     assert (a.results, a.out, a.func.__name__) == ("R", "O", "cmd_build")
     a = p.parse_args(["leaderboard", "serve", "--port", "0"])
     assert (a.port, a.func.__name__) == (0, "cmd_serve")
+
+
+def test_unsealed_records_are_not_published(small_results, tmp_path):
+    from bench.records import ResultsStore
+
+    results = tmp_path / "results"
+    shutil.copytree(small_results, results)
+    store = ResultsStore(results)
+    for seed in range(3):
+        store.append(make_record("in-process-opt", "reddi2d:canonical", seed, 5, sealed=False))
+    out = site.build_site(results, tmp_path / "site", tmp_path / "src")
+    assert "in-process-opt" not in out.entries
+    assert not (out.site_dir / "entries" / "in-process-opt.html").exists()
+    assert "in-process-opt" not in (out.src_dir / "docs" / "index.md").read_text()
