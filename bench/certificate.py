@@ -328,7 +328,7 @@ class Certifier:
         self.trust_declared_smoothness = trust_declared_smoothness
         self.warm_probe = warm_probe
         self.method = "dense" if problem.dim <= dense_max_dim else "lanczos"
-        self._gen = torch.Generator(device=problem.device).manual_seed(seed)
+        self._gen = torch.Generator().manual_seed(seed)  # CPU: the same starts on every device
         self._warm: torch.Tensor | None = None
         self.total_hvps = 0
         self.failure_probability = 0.0
@@ -364,7 +364,7 @@ class Certifier:
                 self._warm = probe.vector
                 return dataclasses.replace(probe, iterations=spent)
         d = self.problem.dim
-        v0 = torch.randn(d, generator=self._gen, dtype=w.dtype, device=w.device)
+        v0 = torch.randn(d, generator=self._gen, dtype=torch.float64).to(w.device, w.dtype)
         norm = self.declared_smoothness() if self.trust_declared_smoothness else None
         res = lanczos_min(hvp, v0, self.eps_h, max_iter=self.max_iter, delta=self.delta,
                           norm_bound=norm)

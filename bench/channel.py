@@ -44,6 +44,7 @@ OP_HVP = 3
 OP_SNAPSHOT = 8  # the iterate is in slot ``w``; the integer argument is the step count
 OP_FAILED = 9  # payload: {"type", "message"}: the entry raised, or broke the protocol
 OP_READY = 10  # payload: describe mode: the entry's metadata; run mode: {}
+OP_PONG = 11  # the answer to S_PING
 CALL_OPS = (OP_LOSS_GRAD, OP_LOSS, OP_HVP)
 
 # request flags
@@ -57,6 +58,7 @@ S_BUDGET = 1  # the budget is spent: the proxy raises BudgetExhausted
 S_REFUSED = 2  # payload: why; the proxy raises OracleError (nothing was charged)
 S_STOP = 3  # the run ends now (non-finite point): the proxy raises RunStopped
 S_GO = 10  # start or continue stepping
+S_PING = 12  # measure the channel: the worker answers OP_PONG at once
 S_SETUP = 11  # payload: the run's setup document
 # reply flags
 R_CHECKPOINT = 1  # the cost reached the next checkpoint: snapshot after this step
@@ -106,9 +108,9 @@ def _recv(sock: socket.socket, buffer: bytearray, spin: float, timeout: float | 
             return sock.recv_into(buffer, MAX_PACKET)
         except BlockingIOError:
             pass
-        now = time.perf_counter()
-        if now >= end:
+        if time.perf_counter() >= end:
             break
+        os.sched_yield()  # let a runnable process on this core go first (pools share cores)
     if not select.select([sock], [], [], timeout)[0]:
         raise socket.timeout("timed out")
     return sock.recv_into(buffer, MAX_PACKET)

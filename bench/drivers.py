@@ -30,7 +30,7 @@ from bench import channel as ch
 from bench.oracle import BudgetExhausted, Oracle, OracleError
 
 SETUP_TIMEOUT = 120.0  # seconds for a worker to import and build its optimizer
-PING_ROUNDS = 200
+PING_ROUNDS = 50  # empty round trips timed at start: the channel's cost per oracle call
 
 
 class EntryFailed(Exception):
@@ -76,6 +76,7 @@ class SealedEntry:
         self.buffer = bytearray(ch.MAX_PACKET)
         self.round_trips = 0
         self.oracle_seconds = 0.0
+        self.round_trip_seconds = 0.0
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -97,6 +98,19 @@ class SealedEntry:
         op, _, payload = self._receive(time.perf_counter() + SETUP_TIMEOUT, "building the optimizer")
         if op != ch.OP_READY:
             raise EntryFailed(f"the worker sent op {op} before it was ready")
+        self.round_trip_seconds = self._ping(PING_ROUNDS)
+
+    def _ping(self, rounds: int) -> float:
+        """Median seconds of an empty round trip (the channel's own cost per oracle call)."""
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            self._send(ch.encode(ch.REPLY, ch.S_PING, 0, 0.0, 0))
+            op, _, _ = self._receive(time.perf_counter() + SETUP_TIMEOUT, "answering a ping")
+            if op != ch.OP_PONG:
+                raise EntryFailed(f"protocol violation: op {op} in answer to a ping")
+            times.append(time.perf_counter() - t0)
+        return sorted(times)[len(times) // 2]
 
     def close(self) -> None:
         if self.sock is not None:
@@ -220,6 +234,7 @@ class InProcessEntry:
         self.stall_steps = stall_steps
         self.round_trips = 0
         self.oracle_seconds = 0.0
+        self.round_trip_seconds = 0.0
         self.steps = 0
 
     def start(self) -> None:

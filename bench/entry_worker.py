@@ -226,7 +226,10 @@ def _run(sock, setup) -> None:
     _send(sock, ch.OP_READY)
     steps = stalled = 0
     while True:
-        (status, *_), _ = ch.receive(sock, ch.REPLY, buffer)
+        (status, *_), _ = ch.receive(sock, ch.REPLY, buffer, spin=ch.SPIN_SECONDS)
+        if status == ch.S_PING:
+            _send(sock, ch.OP_PONG)
+            continue
         if status != ch.S_GO:
             return
         link.checkpoint_due = False

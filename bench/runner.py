@@ -329,8 +329,11 @@ def _finish(run: _Run, driver, status: str, message: str) -> None:
             if hasattr(final, name):
                 record.certificate[f"final_{name}"] = getattr(final, name)
     seconds = record.optimizer_seconds
+    channel = driver.round_trips * driver.round_trip_seconds
     record.ipc = {"round_trips": driver.round_trips, "oracle_seconds": driver.oracle_seconds,
-                  "entry_and_channel_seconds": max(0.0, seconds - driver.oracle_seconds)}
+                  "entry_and_channel_seconds": max(0.0, seconds - driver.oracle_seconds),
+                  "round_trip_seconds": driver.round_trip_seconds,
+                  "channel_share": channel / seconds if seconds > 0 else 0.0}
     record.trajectory = _downsample(monitor.traj)
 
 
