@@ -94,7 +94,8 @@ class SealedEntry:
         self._send(ch.encode(ch.REPLY, ch.S_SETUP, 0, 0.0, 0, payload={
             "mode": "run", "entry": s.entry_ref, "overrides": dict(s.overrides), "family": s.family,
             "dtype": ch.dtype_name(s.w0.dtype), "facts": facts.as_dict(),
-            "optimizer_seed": int(s.optimizer_seed), "threads": s.threads}))
+            "optimizer_seed": int(s.optimizer_seed), "threads": s.threads,
+            "spin": ch.spin_seconds()}))
         op, _, payload = self._receive(time.perf_counter() + SETUP_TIMEOUT, "building the optimizer")
         if op != ch.OP_READY:
             raise EntryFailed(f"the worker sent op {op} before it was ready")
@@ -150,7 +151,7 @@ class SealedEntry:
         if left <= 0:
             raise SegmentTimeout(f"time limit reached while {doing}")
         try:
-            fields, payload = ch.receive(self.sock, ch.REQUEST, self.buffer, spin=ch.SPIN_SECONDS,
+            fields, payload = ch.receive(self.sock, ch.REQUEST, self.buffer, spin=ch.spin_seconds(),
                                          timeout=left)
         except socket.timeout:
             raise SegmentTimeout(f"time limit reached while {doing}: the entry's step hangs or "

@@ -38,6 +38,7 @@ class _Link:
         self.sock, self.slots, self.param, self.facts = sock, slots, param, facts
         self.buffer = bytearray(ch.MAX_PACKET)
         self.budget_left = facts.budget
+        self.spin = 0.0
         self.checkpoint_due = False
         self.calls = 0
 
@@ -60,7 +61,7 @@ class _Link:
         flags = (ch.F_FULL if full else 0) | (ch.F_SAME_SAMPLE if same_sample else 0)
         ch.send(self.sock, ch.encode(ch.REQUEST, op, flags, 0))
         (status, rflags, _, loss, left), payload = ch.receive(self.sock, ch.REPLY, self.buffer,
-                                                              spin=ch.SPIN_SECONDS)
+                                                              spin=self.spin)
         self.budget_left = left
         self.calls += 1
         if rflags & ch.R_CHECKPOINT:
@@ -221,12 +222,13 @@ def _run(sock, setup) -> None:
     optimizer = build_optimizer(EntryChoice(entry, setup["overrides"]), [w], setup["family"],
                                 allow_unknown=bool(setup.get("allow_unknown", False)))
     link = _Link(sock, slots, w, facts)
+    link.spin = float(setup.get("spin", 0.0))
     closure = ProxyClosure(link)
     buffer = bytearray(ch.MAX_PACKET)
     _send(sock, ch.OP_READY)
     steps = stalled = 0
     while True:
-        (status, *_), _ = ch.receive(sock, ch.REPLY, buffer, spin=ch.SPIN_SECONDS)
+        (status, *_), _ = ch.receive(sock, ch.REPLY, buffer, spin=link.spin)
         if status == ch.S_PING:
             _send(sock, ch.OP_PONG)
             continue

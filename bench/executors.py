@@ -44,6 +44,9 @@ def pending(tasks: Sequence[RunTask], store: ResultsStore, force: bool = False) 
 
 def run_serial(tasks: Sequence[RunTask], store: ResultsStore, progress: Progress | None = None,
                force: bool = False) -> list[RunRecord]:
+    from bench.channel import set_spin
+
+    set_spin(1)
     out = []
     for i, task in enumerate(tasks, 1):
         with store.claimed(task_key(task), force=force) as mine:
@@ -57,12 +60,14 @@ def run_serial(tasks: Sequence[RunTask], store: ResultsStore, progress: Progress
     return out
 
 
-def _worker(conn) -> None:
+def _worker(conn, pool_size: int) -> None:
     import torch
 
+    from bench.channel import set_spin
     from bench.sandbox import sandbox
 
     torch.set_num_threads(1)
+    set_spin(pool_size)
     while True:
         try:
             task = conn.recv()
@@ -78,9 +83,9 @@ def _worker(conn) -> None:
 
 
 class _Slot:
-    def __init__(self, ctx):
+    def __init__(self, ctx, pool_size: int):
         self.parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, pool_size), daemon=True)
         self.proc.start()
         child.close()
         self.task: RunTask | None = None
@@ -102,7 +107,7 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
         return []
     ctx = mp.get_context("spawn")
     queue = list(tasks)[::-1]
-    slots = [_Slot(ctx) for _ in range(workers)]
+    slots = [_Slot(ctx, workers) for _ in range(workers)]
     out: list[RunRecord] = []
 
     def finish(slot: _Slot, rec: RunRecord) -> None:
@@ -136,7 +141,7 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
                                                     f"harness process died (exit code {code}): "
                                                     f"crash or out of memory in the problem or "
                                                     f"certificate", time.monotonic() - slot.started))
-                        slots[slots.index(slot)] = _Slot(ctx)
+                        slots[slots.index(slot)] = _Slot(ctx, workers)
                         continue
                     if kind == "ok":
                         finish(slot, payload)
@@ -146,7 +151,7 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
                 elif time.monotonic() > slot.deadline:
                     task = slot.task
                     slot.kill()
-                    new = _Slot(ctx)
+                    new = _Slot(ctx, workers)
                     slots[slots.index(slot)] = new
                     new.task = task
                     elapsed = time.monotonic() - slot.started
