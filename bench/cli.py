@@ -127,7 +127,7 @@ def comparison_table(table, highlight: set[str]) -> str | None:
 
 
 def _load_records(paths: list[pathlib.Path], suite: str | None, version: str | None):
-    from bench.records import ResultsStore
+    from bench.store import ResultsStore
 
     out = []
     for path in paths:
@@ -184,7 +184,7 @@ def _check_hparams_up_front(choices, suite, allow_unknown: bool) -> None:
 
 def cmd_run(args) -> int:
     from bench.executors import pending, run_tasks, stderr_progress
-    from bench.records import ResultsStore
+    from bench.store import ResultsStore
     from leaderboard.aggregate import problem_table
 
     suite, choices, tasks = _build_tasks(args)
@@ -428,7 +428,7 @@ def _main(argv: list[str] | None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     from bench.entries import EntryError
     from bench.profiles import ProfileError
-    from bench.records import StoreError
+    from bench.store import StoreError
     from bench.spec import SpecError
     from bench.suites import UnknownSuiteError
     from problems import UnknownProblemError

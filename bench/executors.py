@@ -24,7 +24,8 @@ import sys
 import time
 from typing import Callable, Sequence
 
-from bench.records import ResultsStore, RunRecord
+from bench.records import RunRecord
+from bench.store import ResultsStore
 from bench.runner import RunTask, execute, failure_record, task_key
 
 # A harness process is killed when one run takes longer than 2 x its limit + this (the limit

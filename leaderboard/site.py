@@ -26,7 +26,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from bench.records import ResultsStore, RunRecord
+from bench.records import RunRecord
+from bench.store import ResultsStore
 from leaderboard import scoring
 from leaderboard.aggregate import publishable, latest, problem_table
 from leaderboard.markdown import (DASH, WIDE, cell, code, docstring_markdown, fmt_float, fmt_int,

@@ -2,7 +2,7 @@ import pathlib
 
 import bench.executors as executors
 from bench.entries import resolve_entry
-from bench.records import ResultsStore
+from bench.store import ResultsStore
 from bench.runner import RunTask
 
 MISBEHAVING = pathlib.Path(__file__).parent / "entries_for_tests.py"

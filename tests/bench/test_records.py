@@ -4,7 +4,8 @@ import warnings
 
 import pytest
 
-from bench.records import ResultsStore, RunRecord, StoreError
+from bench.records import RunRecord
+from bench.store import ResultsStore, StoreError
 
 
 def _rec(**kw):
@@ -193,7 +194,8 @@ def test_check_record_dict_is_cheap():
 
 # ----------------------------------------------------------------- the resume key
 def test_harness_version_is_in_the_key_and_the_record(tmp_path):
-    from bench.records import SCHEMA_VERSION, harness_version, run_key
+    from bench.provenance import harness_version
+    from bench.records import SCHEMA_VERSION, run_key
 
     hv = harness_version()
     assert len(hv) == 16 and hv == harness_version()

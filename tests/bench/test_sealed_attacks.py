@@ -18,7 +18,7 @@ import pytest
 
 from bench.entries import resolve_entry
 from bench.entry_info import describe, entry_info, locate, source_files
-from bench.records import ResultsStore
+from bench.store import ResultsStore
 from bench.runner import RunTask, execute
 from bench.sandbox import landlock_abi, sandbox
 

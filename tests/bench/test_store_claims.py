@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 
-from bench import records
-from bench.records import CLAIMS_DIR, ResultsStore
+from bench import store as store_module
+from bench.store import CLAIMS_DIR, ResultsStore
 from tests.bench.test_records import _rec
 
 N_KEYS = 40
@@ -138,7 +138,7 @@ def _appender(root, first, count, size, start):
         time.sleep(0)
         return n
 
-    records.os.write = dribble
+    store_module.os.write = dribble
     store = ResultsStore(root)
     start.wait()
     for seed in range(first, first + count):

@@ -9,8 +9,8 @@ import warnings
 
 import pytest
 
-from bench import records
-from bench.records import ResultsStore, StoreError
+from bench import store as store_module
+from bench.store import ResultsStore, StoreError
 from tests.bench.test_records import _rec
 
 REAL_WRITE = os.write
@@ -62,7 +62,7 @@ def test_full_disk_keeps_only_whole_records(small_disk, monkeypatch):
             writes.append((len(data), n))
         return n
 
-    monkeypatch.setattr(records.os, "write", spy)
+    monkeypatch.setattr(store_module.os, "write", spy)
     stored = []
     with pytest.raises(StoreError) as info:
         for seed in range(100):
@@ -79,7 +79,7 @@ def test_full_disk_keeps_only_whole_records(small_disk, monkeypatch):
     recs, msgs = _read_all(store)
     assert [r.run_seed for r in recs] == stored and not msgs
     # make room: the next append works and starts on its own line
-    monkeypatch.setattr(records.os, "write", REAL_WRITE)
+    monkeypatch.setattr(store_module.os, "write", REAL_WRITE)
     keep = {path}
     for f in list(small_disk.rglob("*")):
         if f.is_file() and f not in keep:
@@ -115,9 +115,9 @@ def test_short_writes_are_completed(tmp_path, monkeypatch):
 
     store = ResultsStore(tmp_path)
     store.append(_rec())
-    monkeypatch.setattr(records.os, "write", dribble)
+    monkeypatch.setattr(store_module.os, "write", dribble)
     store.append(_rec(run_seed=1))
-    monkeypatch.setattr(records.os, "write", REAL_WRITE)
+    monkeypatch.setattr(store_module.os, "write", REAL_WRITE)
     assert len(calls) > 10
     recs, msgs = _read_all(store)
     assert [r.run_seed for r in recs] == [0, 1] and not msgs
@@ -143,10 +143,10 @@ def test_failed_write_is_undone_and_raises(tmp_path, monkeypatch, mode):
             return REAL_WRITE(fd, bytes(data[: len(data) // 2]))  # a short write ...
         raise OSError(errno.ENOSPC, "No space left on device")  # ... then the disk is full
 
-    monkeypatch.setattr(records.os, "write", failing)
+    monkeypatch.setattr(store_module.os, "write", failing)
     with pytest.raises(StoreError) as info:
         store.append(_rec(run_seed=1))
-    monkeypatch.setattr(records.os, "write", REAL_WRITE)
+    monkeypatch.setattr(store_module.os, "write", REAL_WRITE)
     msg = str(info.value)
     assert str(path) in msg and "back as it was" in msg and "--results" in msg
     if mode == "enospc-after-half":
@@ -170,7 +170,7 @@ def test_failed_fsync_is_undone_and_raises(tmp_path, monkeypatch):
             raise OSError(errno.EIO, "Input/output error")
         return REAL_FSYNC(fd)
 
-    monkeypatch.setattr(records.os, "fsync", bad_fsync)
+    monkeypatch.setattr(store_module.os, "fsync", bad_fsync)
     with pytest.raises(StoreError, match="Input/output error"):
         store.append(_rec(run_seed=1))
     assert path.read_bytes() == before
@@ -192,8 +192,8 @@ def test_undo_failure_is_reported_and_the_next_append_repairs(tmp_path, monkeypa
     def no_truncate(fd, size):
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(records.os, "write", half_then_enospc)
-    monkeypatch.setattr(records.os, "ftruncate", no_truncate)
+    monkeypatch.setattr(store_module.os, "write", half_then_enospc)
+    monkeypatch.setattr(store_module.os, "ftruncate", no_truncate)
     with pytest.raises(StoreError, match="cutting sgd.jsonl back failed"):
         store.append(_rec(run_seed=1))
     monkeypatch.undo()

@@ -10,7 +10,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def small_results(tmp_path_factory):
     """A results store of hand-made records (3 entries, 2 problems of real families)."""
-    from bench.records import ResultsStore
+    from bench.store import ResultsStore
 
     root = tmp_path_factory.mktemp("results")
     store = ResultsStore(root)

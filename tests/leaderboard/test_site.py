@@ -32,7 +32,7 @@ def test_new_entry_adds_row_and_page(small_results, tmp_path):
     shutil.copytree(small_results, results)
     out1 = site.build_site(results, tmp_path / "site", tmp_path / "src")
     assert not (out1.site_dir / "entries" / "brand-new-opt.html").exists()
-    from bench.records import ResultsStore
+    from bench.store import ResultsStore
 
     store = ResultsStore(results)
     for seed in range(3):
@@ -81,7 +81,7 @@ def test_add_commands_wiring():
 
 
 def test_unsealed_records_are_not_published(small_results, tmp_path):
-    from bench.records import ResultsStore
+    from bench.store import ResultsStore
 
     results = tmp_path / "results"
     shutil.copytree(small_results, results)
