@@ -173,21 +173,11 @@ def source_files(ref: Mapping[str, Any]) -> list[tuple[str, bytes]]:
 
 
 def source_digest(ref: Mapping[str, Any], sources: list[tuple[str, bytes]]) -> str:
-    """sha256 (16 hex digits) of the entry's sources, plus torch's version for torch classes."""
-    import torch
+    """The entry's source hash (optimizers.base.digest_sources, as Entry.source_hash)."""
+    from optimizers.base import digest_sources
 
-    h = hashlib.sha256()
-    if sources:
-        (_, main), *helpers = sources
-        h.update(main)
-        for name, data in sorted(helpers):
-            h.update(b"\0helper\0" + name.encode() + b"\0" + str(len(data)).encode() + b"\0")
-            h.update(data)
-    else:
-        h.update(str(ref.get("target", ref.get("name"))).encode())
-    if str(ref.get("target", "")).startswith("torch."):
-        h.update(torch.__version__.encode())
-    return h.hexdigest()[:16]
+    return digest_sources(sources, str(ref.get("target", ref.get("name"))),
+                          str(ref.get("target", "")).startswith("torch."))
 
 
 def is_own_code(ref: Mapping[str, Any]) -> bool:

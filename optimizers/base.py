@@ -80,18 +80,9 @@ class Entry:
         hash as before helpers were covered.
         """
         path = self.source_file or _source_file(self.optimizer)
-        h = hashlib.sha256()
-        if path and pathlib.Path(path).is_file():
-            main, *helpers = _local_sources(pathlib.Path(path))
-            h.update(main[1])
-            for name, data in sorted(helpers):
-                h.update(b"\0helper\0" + name.encode() + b"\0" + str(len(data)).encode() + b"\0")
-                h.update(data)
-        else:
-            h.update(repr(self.optimizer).encode())
-        if getattr(self.optimizer, "__module__", "").startswith("torch."):
-            h.update(torch.__version__.encode())
-        return h.hexdigest()[:16]
+        sources = _local_sources(pathlib.Path(path)) if path and pathlib.Path(path).is_file() else []
+        return digest_sources(sources, repr(self.optimizer),
+                              getattr(self.optimizer, "__module__", "").startswith("torch."))
 
     def metadata(self) -> dict[str, Any]:
         """Plain-data description for listings, records and the leaderboard."""
@@ -109,6 +100,23 @@ class Entry:
             "defaults": dict(self.defaults),
             "family_hparams": {k: dict(v) for k, v in self.family_hparams.items()},
         }
+
+
+def digest_sources(sources: list[tuple[str, bytes]], fallback: str, torch_class: bool) -> str:
+    """sha256 (first 16 hex digits) of an entry's ``(name, bytes)`` sources, main file first,
+    helpers by name; ``fallback`` when there is no file; plus torch's version for torch classes."""
+    h = hashlib.sha256()
+    if sources:
+        (_, main), *helpers = sources
+        h.update(main)
+        for name, data in sorted(helpers):
+            h.update(b"\0helper\0" + name.encode() + b"\0" + str(len(data)).encode() + b"\0")
+            h.update(data)
+    else:
+        h.update(fallback.encode())
+    if torch_class:
+        h.update(torch.__version__.encode())
+    return h.hexdigest()[:16]
 
 
 _IMPORTS_CACHE: dict[bytes, list[tuple[int, str, tuple[str, ...]]]] = {}  # sha256 -> imports
