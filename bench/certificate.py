@@ -377,9 +377,11 @@ class Certifier:
         res = self.eigen(w)
         return res.theta, res.iterations, (None if self.method == "dense" else res.residual)
 
-    def check(self, w: torch.Tensor, *, always_eigen: bool = False) -> Certificate:
-        """Gate on the gradient norm, then (or if ``always_eigen``) on lambda_min."""
-        g = self.grad_norm(w)
+    def check(self, w: torch.Tensor, *, always_eigen: bool = False,
+              grad_norm: float | None = None) -> Certificate:
+        """Gate on the gradient norm, then (or if ``always_eigen``) on lambda_min.
+        ``grad_norm``: ||grad f(w)|| when the caller computed it already (a batch's gate)."""
+        g = self.grad_norm(w) if grad_norm is None else float(grad_norm)
         gate = math.isfinite(g) and g <= self.eps_g
         if not math.isfinite(g) or (not gate and not always_eigen):
             return Certificate(g, None, False, "gate", outcome="not_certified", reason="gate")

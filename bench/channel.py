@@ -7,8 +7,9 @@ for tensors.
   :data:`MAX_PACKET` is cut and then refused as malformed, so a flooding worker cannot make the
   harness allocate without bound.
 * **Tensors** live in one ``memfd`` mapped by both processes, cut into :class:`Slots` of ``d``
-  numbers in the run's dtype: ``at`` (the point of an oracle call), ``v`` (the HVP direction),
-  ``out`` (the answer) and ``w`` (the iterate at a checkpoint). The harness copies every slot it
+  numbers in the run's dtype (``S x d`` for a batch of S seeds): ``at`` (the point of an oracle
+  call), ``v`` (the HVP direction), ``out`` (the answer), ``w`` (the iterate at a checkpoint)
+  and ``losses`` (a batch's S losses; one run's loss rides in the reply header). The harness copies every slot it
   reads into private memory *before* it validates or uses it, so a worker that keeps writing
   into shared memory cannot change what was checked.
 
@@ -155,28 +156,35 @@ def receive(sock: socket.socket, header: struct.Struct, buffer: bytearray, *, sp
 
 
 class Slots:
-    """The shared-memory tensors of one run: ``rows x dim`` numbers of ``dtype`` per slot."""
+    """The shared-memory tensors of one run: ``at``, ``v``, ``out`` and ``w`` of ``rows x dim``
+    numbers of ``dtype`` each, plus ``losses`` (``rows`` numbers: a batch's per-row losses).
+    One run (``batched=False``) sees flat ``(dim,)`` views; a batch of seeds ``(rows, dim)``."""
 
-    def __init__(self, fd: int, dim: int, dtype: torch.dtype, rows: int = 1, *, create: bool = False):
-        self.fd, self.dim, self.dtype, self.rows = fd, int(dim), dtype, int(rows)
+    def __init__(self, fd: int, dim: int, dtype: torch.dtype, rows: int = 1, *,
+                 batched: bool = False, create: bool = False):
+        self.fd, self.dim, self.dtype, self.rows, self.batched = fd, int(dim), dtype, int(rows), batched
+        if not batched and self.rows != 1:
+            raise ValueError("an unbatched run has one row")
         itemsize = torch.empty((), dtype=dtype).element_size()
         self.slot_bytes = self.rows * self.dim * itemsize
-        size = max(1, self.slot_bytes * len(SLOT_NAMES))
+        size = max(1, self.slot_bytes * len(SLOT_NAMES) + self.rows * itemsize)
         if create:
             os.ftruncate(fd, size)
         self._mmap = mmap.mmap(fd, size)
         count = self.rows * self.dim
         for i, name in enumerate(SLOT_NAMES):
             view = torch.frombuffer(self._mmap, dtype=dtype, count=count, offset=i * self.slot_bytes)
-            setattr(self, name, view.view(self.rows, self.dim) if self.rows > 1 else view)
+            setattr(self, name, view.view(self.rows, self.dim) if batched else view)
+        self.losses = torch.frombuffer(self._mmap, dtype=dtype, count=self.rows,
+                                       offset=len(SLOT_NAMES) * self.slot_bytes)
 
     @classmethod
-    def create(cls, dim: int, dtype: torch.dtype, rows: int = 1) -> "Slots":
+    def create(cls, dim: int, dtype: torch.dtype, rows: int = 1, *, batched: bool = False) -> "Slots":
         fd = os.memfd_create("saddlebench-slots", 0)
-        return cls(fd, dim, dtype, rows, create=True)
+        return cls(fd, dim, dtype, rows, batched=batched, create=True)
 
     def close(self) -> None:
-        for name in SLOT_NAMES:
+        for name in SLOT_NAMES + ("losses",):
             setattr(self, name, None)
         try:
             self._mmap.close()

@@ -28,6 +28,7 @@ MAX_SEEDS = 10_000
 MAX_BUDGET = 10**10
 MAX_TIME_LIMIT = 7 * 24 * 3600.0
 MAX_WORKERS = 1024
+MAX_BATCH = 4096
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
 
 
@@ -63,6 +64,8 @@ _time_limit_type = _bounded(float, MAX_TIME_LIMIT, "the time limit per run in se
                             "; leave --time-limit out to use the suite's limit")
 _workers_type = _bounded(int, MAX_WORKERS, "the number of worker processes",
                          "; leave -j out to use one per core, or use --executor serial")
+_max_batch_type = _bounded(int, MAX_BATCH, "the number of seeds per batch",
+                           "; leave --max-batch out for 256")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -184,6 +187,7 @@ def _check_hparams_up_front(choices, suite, allow_unknown: bool) -> None:
 
 def cmd_run(args) -> int:
     from bench.executors import pending, run_tasks, stderr_progress
+    from bench.runner import MAX_BATCH_ROWS
     from bench.store import ResultsStore
     from leaderboard.aggregate import problem_table
 
@@ -200,8 +204,11 @@ def cmd_run(args) -> int:
     if args.in_process:
         print("warning: --in-process runs the entry inside the harness (debugging only): its "
               "records are marked sealed: false and the leaderboard refuses them", file=sys.stderr)
+    if args.scheduler and args.executor != "dask":
+        raise CLIError("--scheduler is the address of a Dask scheduler: add --executor dask")
     records = run_tasks(todo, store, executor=args.executor, workers=args.workers,
-                        progress=None if args.quiet else stderr_progress(), force=args.force)
+                        progress=None if args.quiet else stderr_progress(), force=args.force,
+                        max_rows=args.max_batch or MAX_BATCH_ROWS, scheduler=args.scheduler)
     everything = _load_records([store.root], suite.name, suite.version)
     mine = [r for r in everything if r.entry in labels]
     print()
@@ -342,8 +349,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", type=_budget_type, help="budget in sample gradients (overrides)")
     run.add_argument("--time-limit", type=_time_limit_type, help="seconds per run, > 0 (overrides)")
     run.add_argument("--profile", default="cpu", help="hardware profile (bench list profiles)")
-    run.add_argument("--executor", default="local", choices=["local", "serial"])
+    run.add_argument("--executor", default="local", choices=["local", "serial", "dask"],
+                     help="local: a process pool (default); serial: this process; dask: a Dask "
+                          "cluster (--scheduler, or a LocalCluster of -j workers)")
+    run.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://host:port "
+                                         "(with --executor dask)")
     run.add_argument("-j", "--workers", type=_workers_type, help="worker processes (default: cores)")
+    run.add_argument("--batch-seeds", action="store_true",
+                     help="run the seeds of an entry that does not declare an elementwise update "
+                          "(e.g. a torch.optim class) as one (S, d) batch; refused if a check "
+                          "finds that its rows interact")
+    run.add_argument("--max-batch", type=_max_batch_type, default=None,
+                     help="seeds per batch of a batched entry (default 256; 1 runs every seed alone)")
     run.add_argument("--results", default=DEFAULT_RESULTS, help=f"results folder (default: {DEFAULT_RESULTS})")
     run.add_argument("--force", action="store_true", help="re-run runs already in the store")
     run.add_argument("--in-process", action="store_true",

@@ -29,6 +29,7 @@ import torch
 from bench import channel as ch
 from bench.oracle import BudgetExhausted, Oracle, OracleError
 
+NONFINITE_POINT = "the entry asked for an oracle value at a non-finite point"
 SETUP_TIMEOUT = 120.0  # seconds for a worker to import and build its optimizer
 PING_ROUNDS = 50  # empty round trips timed at start: the channel's cost per oracle call
 
@@ -48,6 +49,7 @@ class Snapshot:
     seconds: float  # wall seconds of the segment (entry steps + oracle answers + channel)
     stop_reason: str = ""  # set when the harness ended the run (e.g. a non-finite point)
     budget_spent: bool = False  # a call was refused because it would exceed the budget
+    stopped_rows: dict[int, str] = dataclasses.field(default_factory=dict)  # batch row -> why
 
 
 @dataclasses.dataclass
@@ -81,8 +83,10 @@ class SealedEntry:
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> None:
         s, facts = self.setup, self.oracle.facts
-        self.slots = ch.Slots.create(facts.dim, s.w0.dtype)
-        self.slots.w.copy_(s.w0.reshape(-1))
+        batched = s.w0.dim() == 2
+        rows = s.w0.shape[0] if batched else 1
+        self.slots = ch.Slots.create(facts.dim, s.w0.dtype, rows, batched=batched)
+        self.slots.w.copy_(s.w0)
         self._at = torch.empty_like(self.slots.at)  # private copies of what the worker sends
         self._v = torch.empty_like(self.slots.v)
         self.sock, child = ch.socket_pair()
@@ -95,7 +99,7 @@ class SealedEntry:
             "mode": "run", "entry": s.entry_ref, "overrides": dict(s.overrides), "family": s.family,
             "dtype": ch.dtype_name(s.w0.dtype), "facts": facts.as_dict(),
             "optimizer_seed": int(s.optimizer_seed), "threads": s.threads,
-            "spin": ch.spin_seconds()}))
+            "rows": rows, "batched": batched, "spin": ch.spin_seconds()}))
         op, _, payload = self._receive(time.perf_counter() + SETUP_TIMEOUT, "building the optimizer")
         if op != ch.OP_READY:
             raise EntryFailed(f"the worker sent op {op} before it was ready")
@@ -135,6 +139,7 @@ class SealedEntry:
         self._send(ch.encode(ch.REPLY, ch.S_GO, 0, 0.0, 0))
         stop_reason = ""
         self.budget_spent = False
+        self.stopped_rows = {}
         while True:
             op, fields, _ = self._receive(deadline, "stepping")
             if op in ch.CALL_OPS:
@@ -143,7 +148,7 @@ class SealedEntry:
             if op == ch.OP_SNAPSHOT:
                 w = self.slots.w.clone()
                 return Snapshot(w, int(fields[3]), time.perf_counter() - t0, stop_reason,
-                                self.budget_spent)
+                                self.budget_spent, dict(self.stopped_rows))
             raise EntryFailed(f"protocol violation: op {op} while stepping")
 
     def _receive(self, deadline: float, doing: str) -> tuple[int, tuple, Any]:
@@ -193,9 +198,9 @@ class SealedEntry:
                 return ""
             at = self._at.copy_(self.slots.at)  # private copies first, then checks
             v = self._v.copy_(self.slots.v) if op == ch.OP_HVP else None
-            if not bool(torch.isfinite(at).all()):
+            if not bool(torch.isfinite(at).all()) and self._stop_rows(at):
                 self._reply(ch.S_STOP)
-                return "the entry asked for an oracle value at a non-finite point"
+                return NONFINITE_POINT
             if v is not None and not bool(torch.isfinite(v).all()):
                 self._reply(ch.S_REFUSED, payload={"message": "hvp direction `v` is not finite"})
                 return ""
@@ -215,13 +220,29 @@ class SealedEntry:
                 self._reply(ch.S_REFUSED, payload={"message": str(exc)})
                 return ""
             if out is not None:
-                self.slots.out.copy_(out.reshape(-1))
-            due = ch.R_CHECKPOINT if self.oracle.counts.cost >= target else 0
-            value = float(loss)
+                self.slots.out.copy_(out.reshape(self.slots.out.shape))
+            due = ch.R_CHECKPOINT if self.oracle.counts.cost >= target or self.stopped_rows else 0
+            if self.oracle.batched:
+                self.slots.losses.copy_(loss)
+                value = 0.0
+            else:
+                value = float(loss)
             self._reply(ch.S_OK, due, value if math.isfinite(value) else math.nan)
             return ""
         finally:
             self.oracle_seconds += time.perf_counter() - t0
+
+    def _stop_rows(self, at: torch.Tensor) -> bool:
+        """Retire the active rows whose ``at`` is not finite; True when no row is left (one
+        run: always). The runner classifies each at the next checkpoint (diverged or error)."""
+        if not self.oracle.batched:
+            return True
+        bad = ~torch.isfinite(at).all(dim=1)
+        for row in self.oracle.active_rows:
+            if bool(bad[row]):
+                self.oracle.retire(row)
+                self.stopped_rows[row] = NONFINITE_POINT
+        return not self.oracle.active_rows
 
 
 class InProcessEntry:

@@ -41,6 +41,8 @@ class EntryChoice:
     entry: Any
     overrides: Mapping[str, Any]
     source: str = ""
+    batch_seeds: bool = False  # run seeds as one (S, d) batch though the entry does not declare
+    # an elementwise update (``bench run --batch-seeds``; checked by bench.batch_check first)
 
     @property
     def label(self) -> str:

@@ -52,12 +52,12 @@ class _Link:
     def call(self, op: int, at: Any = None, v: Any = None, *, full: bool = False,
              same_sample: bool = False):
         point = self.param if at is None else self._vector("at", at)
-        if point.numel() != self.slots.dim:
-            raise OracleError(f"the parameter has {point.numel()} numbers, the problem "
-                              f"{self.slots.dim}: entries must not reshape it")
-        self.slots.at.copy_(point.reshape(-1))
+        if point.shape != self.slots.at.shape:
+            raise OracleError(f"the parameter has shape {tuple(point.shape)}, the problem's point "
+                              f"{tuple(self.slots.at.shape)}: entries must not reshape it")
+        self.slots.at.copy_(point)
         if op == ch.OP_HVP:
-            self.slots.v.copy_(self._vector("v", v).reshape(-1))
+            self.slots.v.copy_(self._vector("v", v))
         flags = (ch.F_FULL if full else 0) | (ch.F_SAME_SAMPLE if same_sample else 0)
         ch.send(self.sock, ch.encode(ch.REQUEST, op, flags, 0))
         (status, rflags, _, loss, left), payload = ch.receive(self.sock, ch.REPLY, self.buffer,
@@ -74,7 +74,10 @@ class _Link:
         if status == ch.S_STOP:
             self.checkpoint_due = True
             raise RunStopped("the harness stopped the run")
-        loss_t = torch.tensor(loss, dtype=self.param.dtype, device=self.param.device)
+        if self.slots.batched:
+            loss_t = self.slots.losses.clone().to(self.param.device)
+        else:
+            loss_t = torch.tensor(loss, dtype=self.param.dtype, device=self.param.device)
         if op == ch.OP_LOSS:
             return loss_t
         out = self.slots.out.clone()
@@ -215,7 +218,8 @@ def _run(sock, setup) -> None:
     torch.set_num_threads(int(setup.get("threads", 1)))
     dtype = ch.DTYPES[setup["dtype"]]
     facts = ProblemFacts(**setup["facts"])
-    slots = ch.Slots(setup["_slots_fd"], facts.dim, dtype)
+    slots = ch.Slots(setup["_slots_fd"], facts.dim, dtype, int(setup.get("rows", 1)),
+                     batched=bool(setup.get("batched", False)))
     entry = load_entry(setup["entry"])
     torch.manual_seed(int(setup["optimizer_seed"]))
     w = slots.w.clone()
@@ -246,9 +250,9 @@ def _run(sock, setup) -> None:
             if stalled >= STALL_STEPS:
                 raise RuntimeError(f"{STALL_STEPS} calls of step() made no oracle call: the entry "
                                    f"must call closure() to get gradients (they are counted there)")
-        if w.numel() != facts.dim:
-            raise RuntimeError("the entry changed the size of its parameter")
-        slots.w.copy_(w.detach().reshape(-1))
+        if w.shape != slots.w.shape:
+            raise RuntimeError("the entry changed the shape of its parameter")
+        slots.w.copy_(w.detach())
         _send(sock, ch.OP_SNAPSHOT, steps)
 
 

@@ -10,6 +10,10 @@ Each run's entry executes in a sealed worker process of its own (bench.sandbox) 
 executor: the executor's processes are *harness* processes, holding the problems, counts,
 certificate, clock and store.
 
+Units of work are :class:`bench.runner.SeedBatch`: a batched (elementwise) entry's seeds of one
+problem instance run together as one (S, d) tensor; every other run alone. Records stay one per
+run, and a seed's record does not depend on the batch it ran in.
+
 Resumable: tasks whose key is already in the store are skipped unless ``force``. Concurrent
 ``bench run`` processes on one store split the work: a run is started only after its key is
 claimed (``ResultsStore.claim``, an flock that vanishes with a crashed process).
@@ -26,7 +30,8 @@ from typing import Callable, Sequence
 
 from bench.records import RunRecord
 from bench.store import ResultsStore
-from bench.runner import RunTask, execute, failure_record, task_key
+from bench.runner import (MAX_BATCH_ROWS, RunTask, SeedBatch, execute_batch, failure_record,
+                          seed_batches, task_key)
 
 # A harness process is killed when one run takes longer than 2 x its limit + this (the limit
 # counts optimizer time; construction and certification come on top).
@@ -43,21 +48,40 @@ def pending(tasks: Sequence[RunTask], store: ResultsStore, force: bool = False) 
     return [t for t in tasks if task_key(t) not in done]
 
 
+def claim(batch: SeedBatch, store: ResultsStore, force: bool) -> SeedBatch | None:
+    """The part of ``batch`` this process may run: the runs whose key it claimed (others are
+    stored meanwhile, or another process is running them); None when no run is left. A seed's
+    record does not depend on its batch, so running a part gives the same records."""
+    mine = tuple(t for t in batch.tasks if store.claim(task_key(t), force=force))
+    return SeedBatch(mine) if mine else None
+
+
+def _store(batch: SeedBatch, records: list[RunRecord], store: ResultsStore) -> None:
+    for task, rec in zip(batch.tasks, records):
+        store.append(rec)
+        store.release(task_key(task))
+
+
 def run_serial(tasks: Sequence[RunTask], store: ResultsStore, progress: Progress | None = None,
-               force: bool = False) -> list[RunRecord]:
+               force: bool = False, max_rows: int = MAX_BATCH_ROWS) -> list[RunRecord]:
     from bench.channel import set_spin
 
     set_spin(1)
-    out = []
-    for i, task in enumerate(tasks, 1):
-        with store.claimed(task_key(task), force=force) as mine:
-            if not mine:
-                continue  # stored meanwhile, or another process is running it
-            rec = execute(task)
-            store.append(rec)
-        out.append(rec)
-        if progress:
-            progress(task, rec, i, len(tasks))
+    out: list[RunRecord] = []
+    for batch in seed_batches(tasks, max_rows):
+        batch = claim(batch, store, force)
+        if batch is None:
+            continue
+        try:
+            records = execute_batch(batch)
+            _store(batch, records, store)
+        finally:
+            for task in batch.tasks:
+                store.release(task_key(task))
+        for task, rec in zip(batch.tasks, records):
+            out.append(rec)
+            if progress:
+                progress(task, rec, len(out), len(tasks))
     return out
 
 
@@ -71,15 +95,15 @@ def _worker(conn, pool_size: int) -> None:
     set_spin(pool_size)
     while True:
         try:
-            task = conn.recv()
+            batch = conn.recv()
         except EOFError:
-            task = None
-        if task is None:
+            batch = None
+        if batch is None:
             sandbox().close()
             return
         try:
-            conn.send(("ok", execute(task)))
-        except BaseException as exc:  # execute() records entry failures itself; this is a harness bug
+            conn.send(("ok", execute_batch(batch)))
+        except BaseException as exc:  # execute_batch records entry failures itself: a harness bug
             conn.send(("crash", f"{type(exc).__name__}: {exc}"))
 
 
@@ -89,7 +113,7 @@ class _Slot:
         self.proc = ctx.Process(target=_worker, args=(child, pool_size), daemon=True)
         self.proc.start()
         child.close()
-        self.task: RunTask | None = None
+        self.batch: SeedBatch | None = None
         self.started = 0.0
         self.deadline = 0.0
 
@@ -100,37 +124,42 @@ class _Slot:
         self.parent.close()
 
 
+def failure_records(batch: SeedBatch, status: str, message: str, wall: float) -> list[RunRecord]:
+    return [failure_record(t, status, message, wall) for t in batch.tasks]
+
+
 def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None = None,
-              progress: Progress | None = None, force: bool = False) -> list[RunRecord]:
+              progress: Progress | None = None, force: bool = False,
+              max_rows: int = MAX_BATCH_ROWS) -> list[RunRecord]:
     """Run ``tasks`` on a pool of ``workers`` processes (default: the number of cores)."""
-    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     if not tasks:
         return []
+    queue = seed_batches(tasks, max_rows)[::-1]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(queue)))
     ctx = mp.get_context("spawn")
-    queue = list(tasks)[::-1]
     slots = [_Slot(ctx, workers) for _ in range(workers)]
     out: list[RunRecord] = []
 
-    def finish(slot: _Slot, rec: RunRecord) -> None:
-        store.append(rec)
-        store.release(task_key(slot.task))
-        out.append(rec)
-        if progress:
-            progress(slot.task, rec, len(out), len(tasks))
-        slot.task = None
+    def finish(slot: _Slot, records: list[RunRecord]) -> None:
+        _store(slot.batch, records, store)
+        for task, rec in zip(slot.batch.tasks, records):
+            out.append(rec)
+            if progress:
+                progress(task, rec, len(out), len(tasks))
+        slot.batch = None
 
     try:
-        while queue or any(s.task for s in slots):
-            for i, slot in enumerate(slots):
-                while slot.task is None and queue:
-                    task = queue.pop()
-                    if not store.claim(task_key(task), force=force):
-                        continue  # stored meanwhile, or another process is running it
-                    slot.task = task
+        while queue or any(s.batch for s in slots):
+            for slot in slots:
+                while slot.batch is None and queue:
+                    batch = claim(queue.pop(), store, force)
+                    if batch is None:
+                        continue
+                    slot.batch = batch
                     slot.started = time.monotonic()
-                    slot.deadline = slot.started + 2 * task.time_limit + KILL_GRACE
-                    slot.parent.send(task)
-            busy = [s for s in slots if s.task is not None]
+                    slot.deadline = slot.started + 2 * batch.time_limit + KILL_GRACE
+                    slot.parent.send(batch)
+            busy = [s for s in slots if s.batch is not None]
             ready = mp.connection.wait([s.parent for s in busy], timeout=0.5)
             for slot in busy:
                 if slot.parent in ready:
@@ -138,29 +167,29 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
                         kind, payload = slot.parent.recv()
                     except (EOFError, OSError):
                         code = slot.proc.exitcode
-                        finish(slot, failure_record(slot.task, "harness_error",
-                                                    f"harness process died (exit code {code}): "
-                                                    f"crash or out of memory in the problem or "
-                                                    f"certificate", time.monotonic() - slot.started))
+                        finish(slot, failure_records(slot.batch, "harness_error",
+                                                     f"harness process died (exit code {code}): "
+                                                     f"crash or out of memory in the problem or "
+                                                     f"certificate", time.monotonic() - slot.started))
                         slots[slots.index(slot)] = _Slot(ctx, workers)
                         continue
                     if kind == "ok":
                         finish(slot, payload)
                     else:
-                        finish(slot, failure_record(slot.task, "harness_error", f"harness error: {payload}",
-                                                    time.monotonic() - slot.started))
+                        finish(slot, failure_records(slot.batch, "harness_error", f"harness error: {payload}",
+                                                     time.monotonic() - slot.started))
                 elif time.monotonic() > slot.deadline:
-                    task = slot.task
+                    batch = slot.batch
                     slot.kill()
                     new = _Slot(ctx, workers)
                     slots[slots.index(slot)] = new
-                    new.task = task
+                    new.batch = batch
                     elapsed = time.monotonic() - slot.started
-                    finish(new, failure_record(task, "harness_error",
-                                               f"the harness process was killed after {elapsed:.0f} s "
-                                               f"(the run's limit is {task.time_limit:.0f} s of "
-                                               f"optimizer time): problem construction or the "
-                                               f"certificate hangs", elapsed))
+                    finish(new, failure_records(batch, "harness_error",
+                                                f"the harness process was killed after {elapsed:.0f} s "
+                                                f"(the limit is {batch.time_limit:.0f} s of optimizer "
+                                                f"time): problem construction or the certificate "
+                                                f"hangs", elapsed))
     finally:
         for slot in slots:
             try:
@@ -174,15 +203,25 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
     return out
 
 
+EXECUTORS = ("local", "serial", "dask")
+
+
 def run_tasks(tasks: Sequence[RunTask], store: ResultsStore, *, executor: str = "local",
               workers: int | None = None, progress: Progress | None = None,
-              force: bool = False) -> list[RunRecord]:
-    """Run ``tasks`` with the named executor; records are appended to ``store`` one by one."""
+              force: bool = False, max_rows: int = MAX_BATCH_ROWS,
+              scheduler: str | None = None) -> list[RunRecord]:
+    """Run ``tasks`` with the named executor, batched entries' seeds in batches of up to
+    ``max_rows``; records are appended to ``store`` batch by batch."""
     if executor == "serial" or (workers == 1 and executor == "local"):
-        return run_serial(tasks, store, progress, force)
+        return run_serial(tasks, store, progress, force, max_rows)
     if executor == "local":
-        return run_local(tasks, store, workers, progress, force)
-    raise ValueError(f"unknown executor {executor!r}; choose 'local' or 'serial'")
+        return run_local(tasks, store, workers, progress, force, max_rows)
+    if executor == "dask":
+        from bench.dask_executor import run_dask
+
+        return run_dask(tasks, store, scheduler=scheduler, workers=workers, progress=progress,
+                        force=force, max_rows=max_rows)
+    raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
 
 
 def stderr_progress(total_hint: int | None = None) -> Progress:

@@ -26,7 +26,7 @@ autograd graph.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -65,53 +65,106 @@ class Counts:
         return {**dataclasses.asdict(self), "cost": self.cost}
 
 
-class Oracle:
-    """Counts and serves every stochastic quantity of one run (one problem, one run seed).
+class SampleStreams:
+    """The sample streams of a run's rows: one CPU generator per run seed, drawn in chunks.
 
-    Args:
-        problem: the instance (in the run's dtype and device).
-        param: the flat parameter tensor the entry optimizes (the closure evaluates here).
-        run_seed: seeds the per-run sample stream (minibatch indices or noise).
-        budget: maximal ``cost`` in sample gradients.
-    """
+    Row r's k-th stochastic call gets the k-th sample of ``torch_seed(run_seeds[r], RUN_STREAM)``'s
+    stream, drawn in chunks of ``K`` calls (``K`` from the size of one sample), whatever the other
+    rows are: a seed sees the same samples alone or in a batch (SPEC.md 0.4). All rows advance
+    together (every row gets every call), so the chunks are stacked to ``(S, K, ...)`` and one
+    call's samples are one slice."""
 
-    def __init__(self, problem: Problem, param: torch.Tensor, run_seed: int, budget: int):
+    def __init__(self, problem: Problem, run_seeds: Sequence[int]):
         from problems.base import RUN_STREAM, torch_seed
 
         self._problem = problem
-        self._param = param
-        self.budget = int(budget)
-        self.counts = Counts()
-        # A CPU generator whatever the run's device: problems draw on CPU (float64 or indices)
-        # and cast, so every profile sees the same sample stream (up to rounding).
-        self._generator = torch.Generator(device="cpu")
-        self._generator.manual_seed(torch_seed(run_seed, RUN_STREAM))
+        self._gens = []
+        for seed in run_seeds:
+            gen = torch.Generator(device="cpu")
+            gen.manual_seed(torch_seed(int(seed), RUN_STREAM))
+            self._gens.append(gen)
         self._chunk: torch.Tensor | None = None
         self._pos = 0
-        self._chunk_len = 0
-        self._last_sample: torch.Tensor | None = None
+        self._len = 0
+        self.last: torch.Tensor | None = None  # (S, ...) samples of the previous call
+
+    def next(self) -> torch.Tensor:
+        """The samples of the next call, one row per run: shape (S, ...)."""
+        if self._pos >= self._len:
+            if self._len == 0:  # the first draw sizes the chunks (and is part of the stream)
+                first = [self._problem.draw(g, 1)[0] for g in self._gens]
+                self._len = max(1, min(MAX_SAMPLE_CHUNK, SAMPLE_CHUNK_ELEMENTS // max(1, first[0].numel())))
+            draws = [self._problem.draw(g, self._len) for g in self._gens]
+            self._chunk = draws[0].unsqueeze(0) if len(draws) == 1 else torch.stack(draws)
+            self._pos = 0
+        self.last = self._chunk[:, self._pos]
+        self._pos += 1
+        return self.last
+
+
+class Oracle:
+    """Counts and serves every stochastic quantity of one run, or of a batch of runs.
+
+    Args:
+        problem: the instance (in the run's dtype and device).
+        param: the flat parameter the entry optimizes: shape (d,) for one run, (S, d) for a
+            batch of S runs of one entry on one instance (one row per run seed).
+        run_seed: the run seed (one run) or the S run seeds (a batch); each seeds its row's
+            sample stream (:class:`SampleStreams`).
+        budget: maximal ``cost`` in sample gradients, per run.
+
+    In a batch every call is answered for all rows at once, each row from its own sample, and
+    every *active* row pays for it. A row that has finished (certified, diverged, stopped) is
+    retired (:meth:`retire`): its counts freeze, its rows of later answers are zeros and cost
+    nothing. Active rows therefore always have the same counts (``counts``); a retired row's
+    are ``row_counts(r)``. Problems answer batches with their ``*_rows`` methods, whose row r
+    does not depend on the other rows, so a seed's answers are the same in any batch.
+    """
+
+    def __init__(self, problem: Problem, param: torch.Tensor, run_seed: int | Sequence[int],
+                 budget: int):
+        self._problem = problem
+        self._param = param
+        self.batched = param.dim() == 2
+        seeds = [int(s) for s in run_seed] if isinstance(run_seed, (list, tuple)) else [int(run_seed)]
+        self.rows = len(seeds)
+        if self.batched and param.shape[0] != self.rows:
+            raise ValueError(f"a batch of {param.shape[0]} rows needs {param.shape[0]} run seeds, "
+                             f"got {self.rows}")
+        if not self.batched and self.rows != 1:
+            raise ValueError("one run (a (d,) parameter) has one run seed")
+        self.budget = int(budget)
+        self.counts = Counts()
+        self._streams = SampleStreams(problem, seeds)
+        self._retired: dict[int, Counts] = {}
+        self._active: torch.Tensor | None = None  # indices of active rows; None: all
         self.closure = Closure(self)
 
-    # -- sampling ---------------------------------------------------------------------------
-    def _next_sample(self) -> torch.Tensor:
-        if self._pos >= self._chunk_len:
-            if self._chunk_len == 0:
-                row = self._problem.draw(self._generator, 1)[0]
-                self._chunk_len = max(1, min(MAX_SAMPLE_CHUNK, SAMPLE_CHUNK_ELEMENTS // max(1, row.numel())))
-            self._chunk = self._problem.draw(self._generator, self._chunk_len)
-            self._pos = 0
-        sample = self._chunk[self._pos]
-        self._pos += 1
-        self._last_sample = sample
-        return sample
+    # -- rows -------------------------------------------------------------------------------
+    def retire(self, row: int) -> None:
+        """Stop serving and charging ``row`` (its counts freeze at their current value)."""
+        if row in self._retired:
+            return
+        self._retired[row] = dataclasses.replace(self.counts)
+        active = [r for r in range(self.rows) if r not in self._retired]
+        self._active = torch.tensor(active, dtype=torch.long)
 
+    def row_counts(self, row: int) -> Counts:
+        """The counts of ``row``: frozen at retirement, else the active rows' counts."""
+        return self._retired.get(row, self.counts)
+
+    @property
+    def active_rows(self) -> list[int]:
+        return [r for r in range(self.rows) if r not in self._retired]
+
+    # -- sampling ---------------------------------------------------------------------------
     def _sample(self, same_sample: bool) -> torch.Tensor:
         if same_sample:
-            if self._last_sample is None:
+            if self._streams.last is None:
                 raise OracleError("same_sample=True before any stochastic call: there is no "
                                   "previous minibatch to re-use")
-            return self._last_sample
-        return self._next_sample()
+            return self._streams.last
+        return self._streams.next()
 
     # -- charging ---------------------------------------------------------------------------
     def _full_size(self) -> int:
@@ -122,6 +175,8 @@ class Oracle:
         return n
 
     def _charge(self, kind: str, samples: int) -> None:
+        if self._active is not None and len(self._active) == 0:
+            raise BudgetExhausted("every run of the batch has finished")
         if self.counts.cost + samples > self.budget:
             raise BudgetExhausted(f"budget of {self.budget} sample gradients reached")
         c = self.counts
@@ -143,32 +198,60 @@ class Oracle:
             raise OracleError(f"`at` has shape {tuple(at.shape)}, expected {tuple(self._param.shape)}")
         return at.to(self._param.dtype)
 
+    # -- batched evaluation -----------------------------------------------------------------
+    def _rows(self, fn, W: torch.Tensor, *extra: torch.Tensor, vector: bool = True):
+        """``fn(W_active, *extra_active)`` scattered back to all rows (retired rows: zeros)."""
+        idx = self._active
+        if idx is None:
+            return fn(W, *extra)
+        out = fn(W[idx], *(x[idx] for x in extra))
+        outs = out if isinstance(out, tuple) else (out,)
+        full = []
+        for o in outs:
+            z = torch.zeros((self.rows,) + tuple(o.shape[1:]), dtype=o.dtype, device=o.device)
+            z[idx] = o
+            full.append(z)
+        return tuple(full) if isinstance(out, tuple) else full[0]
+
     # -- served quantities ------------------------------------------------------------------
     def loss_grad(self, at=None, *, full=False, same_sample=False) -> tuple[torch.Tensor, torch.Tensor]:
-        w = self._point(at)
+        w, p = self._point(at), self._problem
         if full:
             self._charge("grad", self._full_size())
-            return self._problem.loss(w).detach(), self._problem.grad(w).detach()
-        self._charge("grad", self._problem.batch_size)
-        loss, grad = self._problem.sample_loss_grad(w, self._sample(same_sample))
+            if self.batched:
+                return self._rows(p.loss_grad_rows, w)
+            return p.loss(w).detach(), p.grad(w).detach()
+        self._charge("grad", p.batch_size)
+        sample = self._sample(same_sample)
+        if self.batched:
+            return self._rows(p.sample_loss_grad_rows, w, sample)
+        loss, grad = p.sample_loss_grad(w, sample[0])
         return loss.detach(), grad.detach()
 
     def loss(self, at=None, *, full=False, same_sample=False) -> torch.Tensor:
-        w = self._point(at)
+        w, p = self._point(at), self._problem
         if full:
             self._charge("fval", self._full_size())
-            return self._problem.loss(w).detach()
-        self._charge("fval", self._problem.batch_size)
-        return self._problem.sample_loss(w, self._sample(same_sample)).detach()
+            return self._rows(p.loss_rows, w) if self.batched else p.loss(w).detach()
+        self._charge("fval", p.batch_size)
+        sample = self._sample(same_sample)
+        if self.batched:
+            return self._rows(p.sample_loss_rows, w, sample)
+        return p.sample_loss(w, sample[0]).detach()
 
     def hvp(self, v, at=None, *, full=False, same_sample=False) -> torch.Tensor:
-        w = self._point(at)
+        w, p = self._point(at), self._problem
         v = torch.as_tensor(v).detach().to(w.dtype)
+        if v.shape != w.shape:
+            raise OracleError(f"`v` has shape {tuple(v.shape)}, expected {tuple(w.shape)}")
         if full:
             self._charge("hvp", self._full_size())
-            return self._problem.hvp(w, v).detach()
-        self._charge("hvp", self._problem.batch_size)
-        return self._problem.sample_hvp(w, v, self._sample(same_sample)).detach()
+            return self._rows(p.hvp_rows, w, v) if self.batched else p.hvp(w, v).detach()
+        self._charge("hvp", p.batch_size)
+        sample = self._sample(same_sample)
+        if self.batched:
+            return self._rows(p.sample_hvp_rows, w, v, sample)
+        return p.sample_hvp(w, v, sample[0]).detach()
 
     def info(self) -> dict[str, Any]:
         p = self._problem

@@ -5,7 +5,8 @@
   (cheap per-field type checks), so one bad line never stops ``show``, ``run`` or the
   leaderboard.
 
-Schema versions: 1 (no ``harness_version``; read with ``harness_version = ""``), 2 (current).
+Schema versions: 1 (no ``harness_version``; read with ``harness_version = ""``), 2 (no
+``batch_size``; read as 1), 3 (current).
 The store that holds records is :mod:`bench.store`.
 """
 
@@ -17,7 +18,7 @@ import json
 import math
 from typing import Any, Iterable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("certified", "budget_exhausted", "diverged", "error", "timeout", "harness_error")
 
 
@@ -82,6 +83,9 @@ class RunRecord:
     escape_bracket: list[int] | None = None
     # bench.provenance.harness_version() of the code that made the record ("" in schema-1 records)
     harness_version: str = ""
+    # runs that shared this run's clock as one (S, d) batch (1: the run ran alone); its seconds
+    # are the batch's, so seconds per run = seconds / batch_size
+    batch_size: int = 1
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):

@@ -6,6 +6,13 @@ divergence. Checkpoints grow geometrically, c_{k+1} = max(c_k + 1, ceil((1 + r) 
 ``r = RESOLUTION`` (2%), so a reported count is at most 2% above the first checkpoint where the
 iterate was certified, and monitoring costs O(log(budget) / r) checks per run. Seconds to SOSP
 count optimizer time only; certification time is reported separately.
+
+Seed batches (:class:`SeedBatch`): an entry whose update is elementwise runs S seeds of one
+problem instance as one (S, d) parameter. Every row has its own start point, sample stream and
+certificate; every active row pays for every oracle call; a row that certifies or diverges is
+recorded at that checkpoint and retired (its counts freeze), and the batch goes on while any row
+runs. A batch's clock is shared: each record's seconds are the batch's optimizer seconds when
+that run ended, and ``batch_size`` says how many runs shared them.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import signal
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -26,6 +33,7 @@ from bench.certificate import Certifier
 from bench.drivers import EntryFailed, InProcessEntry, RunSetup, SealedEntry, SegmentTimeout
 from bench.entries import EntryChoice
 from bench.entry_worker import STALL_STEPS
+from bench.monitor import Monitor, observe_rows
 from bench.oracle import BudgetExhausted, Oracle
 from bench.profiles import Profile, fingerprint, versions
 from bench.provenance import harness_version
@@ -35,10 +43,10 @@ from problems import make_problem
 from problems.base import torch_seed
 
 RESOLUTION = 0.02  # relative spacing of checkpoints
-LAMBDA_TRAJECTORY_GROWTH = 0.25  # lambda_min is logged when cost grew 25% since the last log
 MAX_TRAJECTORY_POINTS = 160
 OPTIMIZER_STREAM = 3
 HARD_LIMIT_GRACE = 30.0  # seconds past the soft time limit before SIGALRM interrupts the step
+MAX_BATCH_ROWS = 256  # seeds per batch of a batched entry
 
 
 class RunTimeout(BaseException):
@@ -97,89 +105,127 @@ def _downsample(traj: dict[str, list], limit: int = MAX_TRAJECTORY_POINTS) -> di
     return {k: [v[i] for i in keep] for k, v in traj.items()}
 
 
-class _Monitor:
-    """Uncounted measurements at checkpoints; remembers escape, certification and trajectory."""
+def is_batched(choice: EntryChoice) -> bool:
+    """Whether the choice's seeds run as one (S, d) batch: the entry declares an elementwise
+    update (built-in entries prove it in tests/optimizers), or the user asked for it
+    (``--batch-seeds``, checked first by :func:`bench.batch_check.check_rows_independent`)."""
+    return bool(getattr(choice.entry, "elementwise", False) or getattr(choice, "batch_seeds", False))
 
-    def __init__(self, problem, certifier: Certifier):
-        self.problem = problem
-        self.certifier = certifier
-        self.traj: dict[str, list] = {"cost": [], "seconds": [], "f": [], "grad_norm": [], "lambda_min": []}
-        self.escape: tuple[int, float] | None = None
-        self.escape_bracket: tuple[int, int] | None = None
-        self.certified_at: tuple[int, int, int, float] | None = None
-        self.certified_bracket: tuple[int, int] | None = None
-        self.last_cert = None
-        self.last_w: torch.Tensor | None = None
-        self.last_f = math.nan
-        self.cert_seconds = 0.0
-        self._last_lambda_cost = -1
 
-    def observe(self, w: torch.Tensor, counts, seconds: float, *, final: bool = False,
-                previous_cost: int = 0) -> str | None:
-        """Measure at w (the harness's own copy); returns "certified" or "diverged" when the run
-        must stop. ``previous_cost`` is the cost at the previous checkpoint: an event first seen
-        here happened in (previous_cost, cost]."""
-        t0 = time.perf_counter()
-        p = self.problem
-        w64 = w.detach().to(p.device, p.dtype)
-        self.last_w = w64
-        f = float(p.loss(w64))
-        cost = counts.cost
-        want_lambda = final or cost >= (1 + LAMBDA_TRAJECTORY_GROWTH) * max(self._last_lambda_cost, 0) \
-            or self._last_lambda_cost < 0
-        finite = math.isfinite(f) and bool(torch.isfinite(w64).all())
-        if finite and float(w64.norm()) <= p.divergence_radius:
-            cert = self.certifier.check(w64, always_eigen=want_lambda)
-        else:
-            cert = None
-        self.last_f = f
-        self.last_cert = cert
-        if cert is not None and cert.lambda_min is not None:
-            self._last_lambda_cost = cost
-        self.traj["cost"].append(cost)
-        self.traj["seconds"].append(seconds)
-        self.traj["f"].append(f)
-        self.traj["grad_norm"].append(cert.grad_norm if cert else math.nan)
-        self.traj["lambda_min"].append(cert.lambda_min if cert else None)
-        self.cert_seconds += time.perf_counter() - t0
-        if cert is None or not math.isfinite(cert.grad_norm):
-            return "diverged"
-        if self.escape is None and p.escaped(w64, f):
-            self.escape = (cost, seconds)
-            self.escape_bracket = (previous_cost, cost)
-        if cert.certified and self.certified_at is None:
-            self.certified_at = (cost, counts.grad_calls, counts.hvp_calls, seconds)
-            self.certified_bracket = (previous_cost, cost)
-            return "certified"
-        return None
+_SHARED = ("choice", "problem", "instance_seed", "profile", "suite", "suite_version", "budget",
+           "time_limit", "sealed")
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedBatch:
+    """The unit an executor runs: runs of one entry on one problem instance, differing only in
+    their seeds. A batched entry (:func:`is_batched`) runs them as one (S, d) tensor, one row per
+    seed; any other entry comes in batches of one. Either way: one record per run."""
+
+    tasks: tuple[RunTask, ...]
+
+    def __post_init__(self):
+        if not self.tasks:
+            raise ValueError("a seed batch needs at least one run")
+        first = self.tasks[0]
+        for t in self.tasks[1:]:
+            diff = [n for n in _SHARED if getattr(t, n) != getattr(first, n)]
+            if diff:
+                raise ValueError(f"runs of one seed batch must share {', '.join(diff)}")
+        if len(self.tasks) > 1 and not is_batched(first.choice):
+            raise ValueError(f"{first.choice.label} does not run seeds as a batch")
+
+    @property
+    def batched(self) -> bool:
+        return is_batched(self.tasks[0].choice)
+
+    @property
+    def time_limit(self) -> float:
+        """Seconds of optimizer time for the whole batch: the per-run limit times its runs."""
+        return self.tasks[0].time_limit * len(self.tasks)
+
+    def keys(self) -> list[str]:
+        return [task_key(t) for t in self.tasks]
+
+    def describe(self) -> str:
+        t = self.tasks[0]
+        seeds = ", ".join(str(x.run_seed) for x in self.tasks)
+        return f"{t.choice.label} on {t.problem} (instance {t.instance_seed}, run seeds {seeds})"
+
+
+def seed_batches(tasks: Sequence[RunTask], max_rows: int = MAX_BATCH_ROWS) -> list[SeedBatch]:
+    """Group ``tasks`` into units: batched entries' runs sharing everything but their seeds go
+    together, up to ``max_rows`` per batch (first-seen order); every other run alone."""
+    groups: dict[tuple, list[RunTask]] = {}
+    out: list[SeedBatch | list[RunTask]] = []
+    for task in tasks:
+        if not is_batched(task.choice) or max_rows <= 1:
+            out.append(SeedBatch((task,)))
+            continue
+        key = tuple(repr(getattr(task, n)) if n == "choice" else getattr(task, n) for n in _SHARED)
+        key = (task.choice.label, task.choice.entry.source_hash()) + key[1:]
+        group = groups.get(key)
+        if group is None or len(group) >= max_rows:
+            group = groups[key] = []
+            out.append(group)
+        group.append(task)
+    return [u if isinstance(u, SeedBatch) else SeedBatch(tuple(u)) for u in out]
 
 
 @dataclasses.dataclass
 class _Run:
-    """The harness-side state of one run: problem, certifier, oracle and the record."""
+    """The harness-side state of one seed batch (one row per run)."""
 
-    task: RunTask
+    batch: SeedBatch
     problem: Any
-    certifier: Certifier
-    monitor: _Monitor
+    monitors: list[Monitor]
     oracle: Oracle
-    record: RunRecord
+    records: list[RunRecord]
     setup: RunSetup
+    outcome: dict[int, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    finished: dict[int, tuple[float, int]] = dataclasses.field(default_factory=dict)  # seconds, steps
+    seconds: float = 0.0
+    steps: int = 0
+
+    @property
+    def open_rows(self) -> list[int]:
+        return [r for r in range(len(self.records)) if r not in self.outcome]
+
+    def end(self, row: int, status: str, message: str = "") -> None:
+        if row not in self.outcome:
+            self.outcome[row] = (status, message)
+            self.finished[row] = (self.seconds, self.steps)
+            if self.oracle.batched:
+                self.oracle.retire(row)
 
 
-def _prepare(task: RunTask) -> _Run:
-    """Build the instance, its float64 twin for the certificate, the oracle and the record."""
+def _prepare(batch: SeedBatch) -> _Run:
+    """Build the instance, its float64 twin for the certificate, the oracle and the records."""
+    tasks, task = batch.tasks, batch.tasks[0]
     profile = task.profile
     torch.set_num_threads(profile.threads)
     dtype = profile.torch_dtype()
     problem = make_problem(task.problem, task.instance_seed, dtype=dtype, device=profile.device)
     cert_problem = problem if dtype == torch.float64 else make_problem(
         task.problem, task.instance_seed, dtype=torch.float64, device=profile.device)
-    certifier = Certifier(cert_problem, seed=task.run_seed)
     budget = int(task.budget or problem.budget)
-    entry = task.choice.entry
-    w0 = problem.initial_point(task.init_seed).clone()
-    record = RunRecord(
+    w0 = [problem.initial_point(t.init_seed).clone() for t in tasks]
+    W0 = torch.stack(w0) if batch.batched else w0[0]
+    monitors, records = [], []
+    for t in tasks:
+        certifier = Certifier(cert_problem, seed=t.run_seed)
+        monitors.append(Monitor(cert_problem, certifier))
+        records.append(_new_record(t, problem, certifier, budget, len(tasks)))
+    setup = RunSetup(dict(entry_ref(task.choice)), dict(task.choice.overrides), problem.family, W0,
+                     torch_seed(task.run_seed, OPTIMIZER_STREAM), profile.threads)
+    seeds = [t.run_seed for t in tasks] if batch.batched else task.run_seed
+    oracle = Oracle(problem, W0.clone(), seeds, budget)
+    return _Run(batch, problem, monitors, oracle, records, setup)
+
+
+def _new_record(task: RunTask, problem, certifier: Certifier, budget: int, batch_size: int) -> RunRecord:
+    profile, entry = task.profile, task.choice.entry
+    return RunRecord(
         entry=task.choice.label, entry_name=entry.name, hparams=task.choice.hparams_for(problem.family),
         entry_source_hash=entry.source_hash(), oracle_class=entry.oracle_class,
         problem=problem.id, family=problem.family, dim=problem.dim,
@@ -192,12 +238,9 @@ def _prepare(task: RunTask) -> _Run:
         hardware={**fingerprint(profile.device), "profile": profile.name, "dtype": profile.dtype,
                   "threads": profile.threads},
         versions=versions(), sealed=task.sealed, harness_version=harness_version(),
+        batch_size=batch_size,
         created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
-    setup = RunSetup(dict(entry_ref(task.choice)), dict(task.choice.overrides), problem.family, w0,
-                     torch_seed(task.run_seed, OPTIMIZER_STREAM), profile.threads)
-    oracle = Oracle(problem, w0.clone(), task.run_seed, budget)
-    return _Run(task, problem, certifier, _Monitor(cert_problem, certifier), oracle, record, setup)
 
 
 def entry_ref(choice) -> dict[str, Any]:
@@ -210,85 +253,117 @@ def entry_ref(choice) -> dict[str, Any]:
 
 
 def _driver(run: _Run):
-    if run.task.sealed:
+    sealed = run.batch.tasks[0].sealed
+    if sealed:
         from bench.sandbox import sandbox
 
         box = sandbox()
-        run.record.confinement = dict(box.plan)
+        for record in run.records:
+            record.confinement = dict(box.plan)
         return SealedEntry(run.setup, run.oracle, box)
 
     def oracle_for(w):
-        run.oracle = Oracle(run.problem, w, run.task.run_seed, run.oracle.budget)
+        seeds = [t.run_seed for t in run.batch.tasks] if run.oracle.batched else run.batch.tasks[0].run_seed
+        run.oracle = Oracle(run.problem, w, seeds, run.oracle.budget)
         return run.oracle
 
-    run.record.confinement = {"process": "same as harness (in-process debugging mode)"}
+    for record in run.records:
+        record.confinement = {"process": "same as harness (in-process debugging mode)"}
     return InProcessEntry(run.setup, oracle_for, STALL_STEPS)
 
 
-def _drive(run: _Run, driver) -> tuple[str, str]:
-    """Advance the entry checkpoint by checkpoint; returns (status, message).
+def _observe(run: _Run, W: torch.Tensor, rows: list[int]) -> None:
+    counts = run.oracle.counts
+    if run.oracle.batched:
+        events = observe_rows(run.monitors, W, rows, counts, run.seconds)
+    else:
+        event = run.monitors[0].observe(W, counts, run.seconds)
+        events = {0: event} if event else {}
+    for row, event in events.items():
+        message = ""
+        if event == "diverged":
+            message = (f"non-finite or exploding iterate at {counts.cost} sample gradients "
+                       f"(f = {run.monitors[row].last_f:.4g}); the entry's step produced NaN/inf or "
+                       f"|w| > {run.problem.divergence_radius:g}: lower its step size")
+        run.end(row, event, message)
+
+
+def _drive(run: _Run, driver) -> None:
+    """Advance the entry checkpoint by checkpoint until every row has an outcome.
 
     The time limit counts optimizer time (entry steps, oracle answers, channel), not problem
-    construction or certification."""
-    task, monitor, record = run.task, run.monitor, run.record
-    counts = run.oracle.counts
-    limit = task.time_limit
+    construction or certification; a batch gets its runs' limits together."""
+    limit = run.batch.time_limit
     with contextlib.ExitStack() as stack:
         if not driver.sealed:  # in-process: a hung step can only be interrupted by a signal
             stack.enter_context(hard_time_limit(limit + HARD_LIMIT_GRACE))
         driver.start()
-        counts = run.oracle.counts
-        status = monitor.observe(run.setup.w0, counts, 0.0)
-        last_cost = 0
-        while status is None:
-            target = min(_next_checkpoint(counts.cost), run.oracle.budget)
-            snap = driver.advance(target, time.perf_counter() + max(0.0, limit - record.optimizer_seconds))
-            record.optimizer_seconds += snap.seconds
-            record.steps = snap.steps
+        _observe(run, run.setup.w0, run.open_rows)
+        while run.open_rows:
             counts = run.oracle.counts
-            status = monitor.observe(snap.w, counts, record.optimizer_seconds, previous_cost=last_cost)
-            last_cost = counts.cost
-            if status is None and snap.stop_reason:
-                return "error", snap.stop_reason
-            if status is None and (snap.budget_spent or counts.cost >= run.oracle.budget):
-                status = "budget_exhausted"
-            if status is None and record.optimizer_seconds > limit:
-                return "timeout", f"time limit of {limit:.0f} s of optimizer time reached"
-        if status == "diverged":
-            return status, (f"non-finite or exploding iterate at {counts.cost} sample gradients "
-                            f"(f = {monitor.last_f:.4g}); the entry's step produced NaN/inf or "
-                            f"|w| > {run.problem.divergence_radius:g}: lower its step size")
-        return status, ""
+            target = min(_next_checkpoint(counts.cost), run.oracle.budget)
+            snap = driver.advance(target, time.perf_counter() + max(0.0, limit - run.seconds))
+            run.seconds += snap.seconds
+            run.steps = snap.steps
+            for row, why in snap.stopped_rows.items():  # a batch row asked at a non-finite point
+                if row in run.outcome:
+                    continue
+                if not bool(torch.isfinite(snap.w[row]).all()):
+                    continue  # observed below as diverged
+                run.end(row, "error", why)
+            _observe(run, snap.w, run.open_rows)
+            for row in run.open_rows:
+                if snap.stop_reason:
+                    run.end(row, "error", snap.stop_reason)
+                elif snap.budget_spent or run.oracle.counts.cost >= run.oracle.budget:
+                    run.end(row, "budget_exhausted")
+                elif run.seconds > limit:
+                    run.end(row, "timeout", f"time limit of {limit:.0f} s of optimizer time reached")
 
 
-def execute(task: RunTask) -> RunRecord:
-    """Run one task and return its record (never raises for entry or harness failures).
+def execute_batch(batch: SeedBatch) -> list[RunRecord]:
+    """Run a seed batch; one record per run, in the batch's order (never raises for entry or
+    harness failures).
 
-    An entry failure (it raised, exited, hung, broke the protocol) is ``error`` or ``timeout``;
-    a failure of the problem, oracle or certificate is ``harness_error``: never the entry's."""
+    An entry failure (it raised, exited, hung, broke the protocol) is ``error`` or ``timeout``
+    for every run still going; a failure of the problem, oracle or certificate is
+    ``harness_error``: never the entry's."""
     started = time.perf_counter()
     tune_malloc()
     try:
-        run = _prepare(task)
+        run = _prepare(batch)
     except Exception as exc:
-        return failure_record(task, "harness_error", "setting up the run failed: " + _describe(exc))
+        return [failure_record(t, "harness_error", "setting up the run failed: " + _describe(exc))
+                for t in batch.tasks]
     driver = _driver(run)
     try:
-        status, message = _drive(run, driver)
+        _drive(run, driver)
     except (EntryFailed, BudgetExhausted) as exc:
-        status, message = "error", str(exc)
+        failed = ("error", str(exc))
     except SegmentTimeout as exc:
-        status, message = "timeout", str(exc)
+        failed = ("timeout", str(exc))
     except RunTimeout as exc:
-        status, message = "timeout", f"{exc}; the entry's step hangs or is too slow"
+        failed = ("timeout", f"{exc}; the entry's step hangs or is too slow")
     except Exception as exc:
-        status = "error" if not driver.sealed else "harness_error"
-        message = _describe(exc)
+        failed = ("error" if not driver.sealed else "harness_error", _describe(exc))
+    else:
+        failed = None
     finally:
         driver.close()
-    _finish(run, driver, status, message)
-    run.record.wall_seconds = time.perf_counter() - started
-    return run.record
+    if failed:
+        for row in run.open_rows:
+            run.end(row, *failed)
+    wall = time.perf_counter() - started
+    for row, record in enumerate(run.records):
+        _finish(run, row, driver)
+        record.wall_seconds = wall
+    return run.records
+
+
+def execute(task: RunTask) -> RunRecord:
+    """Run one task (as a batch of one when its entry is batched: a seed's record does not
+    depend on the batch it runs in)."""
+    return execute_batch(SeedBatch((task,)))[0]
 
 
 def _describe(exc: BaseException) -> str:
@@ -296,11 +371,15 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])[-1500:]
 
 
-def _finish(run: _Run, driver, status: str, message: str) -> None:
-    """Fill the record's outcome fields from the monitor."""
-    record, monitor, certifier = run.record, run.monitor, run.certifier
+def _finish(run: _Run, row: int, driver) -> None:
+    """Fill row ``row``'s record from its monitor."""
+    record, monitor = run.records[row], run.monitors[row]
+    certifier = monitor.certifier
+    status, message = run.outcome[row]
     record.status, record.message = status, message
-    record.counts = run.oracle.counts.as_dict()
+    record.optimizer_seconds, record.steps = run.finished.get(row, (run.seconds, run.steps))
+    counts = run.oracle.row_counts(row) if run.oracle.batched else run.oracle.counts
+    record.counts = counts.as_dict()
     if monitor.certified_at:
         (record.calls_to_sosp, record.grad_calls_to_sosp, record.hvp_calls_to_sosp,
          record.seconds_to_sosp) = monitor.certified_at
@@ -321,14 +400,11 @@ def _finish(run: _Run, driver, status: str, message: str) -> None:
         record.final_lambda_min = final.lambda_min
     record.certificate["hvps"] = certifier.total_hvps
     record.certificate["seconds"] = monitor.cert_seconds
-    for name in ("failure_probability",):
-        if hasattr(certifier, name):
-            record.certificate[name] = getattr(certifier, name)
+    record.certificate["failure_probability"] = certifier.failure_probability
     if final is not None:
-        for name in ("outcome", "reason"):
-            if hasattr(final, name):
-                record.certificate[f"final_{name}"] = getattr(final, name)
-    seconds = record.optimizer_seconds
+        record.certificate["final_outcome"] = final.outcome
+        record.certificate["final_reason"] = final.reason
+    seconds = run.seconds
     channel = driver.round_trips * driver.round_trip_seconds
     record.ipc = {"round_trips": driver.round_trips, "oracle_seconds": driver.oracle_seconds,
                   "entry_and_channel_seconds": max(0.0, seconds - driver.oracle_seconds),

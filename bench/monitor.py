@@ -1,0 +1,116 @@
+"""Uncounted measurements at checkpoints: f, ||grad f||, the SOSP certificate, escape, divergence.
+
+One :class:`Monitor` per run remembers its trajectory, escape and certification. For a batch of
+S runs, :func:`observe_rows` evaluates f and ||grad f|| of all rows in one batched call of the
+float64 certificate problem (the gradient-norm gate), and runs eigen-solves only for the rows
+that pass the gate or are due a logged lambda_min. Row r's numbers do not depend on the other
+rows (problems' ``*_rows`` contract), so a run's record is the same in any batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Sequence
+
+import torch
+
+from bench.certificate import Certifier
+
+LAMBDA_TRAJECTORY_GROWTH = 0.25  # lambda_min is logged when cost grew 25% since the last log
+
+
+class Monitor:
+    """Measurements of one run at its checkpoints (the harness's own copy of the iterate)."""
+
+    def __init__(self, problem, certifier: Certifier):
+        self.problem = problem
+        self.certifier = certifier
+        self.traj: dict[str, list] = {"cost": [], "seconds": [], "f": [], "grad_norm": [], "lambda_min": []}
+        self.escape: tuple[int, float] | None = None
+        self.escape_bracket: tuple[int, int] | None = None
+        self.certified_at: tuple[int, int, int, float] | None = None
+        self.certified_bracket: tuple[int, int] | None = None
+        self.last_cert = None
+        self.last_w: torch.Tensor | None = None
+        self.last_f = math.nan
+        self.cert_seconds = 0.0
+        self._last_lambda_cost = -1
+        self.previous_cost = 0
+
+    def wants_lambda(self, cost: int, final: bool = False) -> bool:
+        return final or self._last_lambda_cost < 0 or \
+            cost >= (1 + LAMBDA_TRAJECTORY_GROWTH) * max(self._last_lambda_cost, 0)
+
+    def usable(self, w64: torch.Tensor) -> bool:
+        """Finite and inside the divergence radius (else the run has diverged)."""
+        return bool(torch.isfinite(w64).all()) and float(w64.norm()) <= self.problem.divergence_radius
+
+    def observe(self, w: torch.Tensor, counts, seconds: float, *, final: bool = False,
+                f: float | None = None, grad_norm: float | None = None) -> str | None:
+        """Measure at w; returns "certified" or "diverged" when the run must stop. An event first
+        seen here happened in (cost at the previous checkpoint, cost]. ``f`` and ``grad_norm``
+        may come precomputed (a batch's gate, :func:`observe_rows`)."""
+        t0 = time.perf_counter()
+        p = self.problem
+        w64 = w.detach().to(p.device, p.dtype)
+        self.last_w = w64
+        usable = self.usable(w64)
+        if f is None:
+            f = float(p.loss(w64)) if usable else math.nan
+        cost = counts.cost
+        cert = None
+        if usable and math.isfinite(f):
+            cert = self.certifier.check(w64, always_eigen=self.wants_lambda(cost, final),
+                                        grad_norm=grad_norm)
+        self.last_f = f
+        self.last_cert = cert
+        if cert is not None and cert.lambda_min is not None:
+            self._last_lambda_cost = cost
+        self.traj["cost"].append(cost)
+        self.traj["seconds"].append(seconds)
+        self.traj["f"].append(f)
+        self.traj["grad_norm"].append(cert.grad_norm if cert else math.nan)
+        self.traj["lambda_min"].append(cert.lambda_min if cert else None)
+        self.cert_seconds += time.perf_counter() - t0
+        previous, self.previous_cost = self.previous_cost, cost
+        if cert is None or not math.isfinite(cert.grad_norm):
+            return "diverged"
+        if self.escape is None and p.escaped(w64, f):
+            self.escape = (cost, seconds)
+            self.escape_bracket = (previous, cost)
+        if cert.certified and self.certified_at is None:
+            self.certified_at = (cost, counts.grad_calls, counts.hvp_calls, seconds)
+            self.certified_bracket = (previous, cost)
+            return "certified"
+        return None
+
+
+def observe_rows(monitors: Sequence[Monitor], W: torch.Tensor, rows: Sequence[int], counts,
+                 seconds: float) -> dict[int, str]:
+    """Observe the batch rows ``rows`` of W (S, d); returns row -> "certified" / "diverged".
+
+    f and grad f of every usable row come from one batched call (``loss_grad_rows``), so the
+    gradient-norm gate is one computation for the batch; eigen-solves run per row, only where
+    the certifier needs them (gate passed, or a lambda_min log is due)."""
+    if not rows:
+        return {}
+    t0 = time.perf_counter()
+    p = monitors[rows[0]].problem
+    W64 = W.detach().to(p.device, p.dtype)
+    usable = [r for r in rows if monitors[r].usable(W64[r])]
+    values: dict[int, tuple[float, float]] = {}
+    if usable:
+        f, g = p.loss_grad_rows(W64[usable])
+        norms = torch.linalg.vector_norm(g, dim=1)
+        values = {r: (float(f[k]), float(norms[k])) for k, r in enumerate(usable)}
+    share = (time.perf_counter() - t0) / len(rows)
+    events = {}
+    for r in rows:
+        m = monitors[r]
+        m.cert_seconds += share
+        f_r, g_r = values.get(r, (math.nan, math.nan))
+        event = m.observe(W64[r], counts, seconds, f=f_r, grad_norm=g_r)
+        if event:
+            events[r] = event
+    return events
