@@ -163,6 +163,8 @@ def _build_tasks(args):
     else:
         suite = get_suite(args.suite)
     _check_hparams_up_front(choices, suite, getattr(args, "allow_unknown_hparams", False))
+    if getattr(args, "batch_seeds", False):
+        choices = _batch_choices(choices, suite.items[0].problem, profile, not args.in_process)
     tasks = []
     for choice in choices:
         for item in suite.items:
@@ -175,6 +177,23 @@ def _build_tasks(args):
                                      item.time_limit if args.time_limit is None else args.time_limit,
                                      sealed=not args.in_process))
     return suite, choices, tasks
+
+
+def _batch_choices(choices, problem: str, profile, sealed: bool):
+    """--batch-seeds: the choices marked to batch their seeds, each not declared elementwise
+    checked first on ``problem`` (bench.batch_check)."""
+    import dataclasses
+
+    from bench.batch_check import check_rows_independent
+
+    out = []
+    for choice in choices:
+        if not choice.entry.elementwise:
+            print(f"checking that {choice.label} can run seeds as a batch (--batch-seeds) on "
+                  f"{problem}...", file=sys.stderr)
+            check_rows_independent(choice, problem, profile, sealed=sealed)
+        out.append(dataclasses.replace(choice, batch_seeds=True))
+    return out
 
 
 def _check_hparams_up_front(choices, suite, allow_unknown: bool) -> None:

@@ -15,6 +15,10 @@ call                                        charge (SPEC.md 0.3, IFO units)
 ``closure.hvp(v, at, full=..)``             ``batch_size`` or ``n``; counted in hvp_calls
 ==========================================  ===============================================
 
+In a seed batch (an elementwise entry running S seeds as one (S, d) parameter, see
+:class:`Oracle`) every quantity has one row per seed: ``closure()`` returns the S losses and
+writes the (S, d) gradient, ``at`` and ``v`` are (S, d), and every active row is charged.
+
 ``same_sample=True`` re-uses the minibatch of the previous stochastic call (NEON's
 ``grad_B(x+u) - grad_B(x)``), and is charged again. The budget is enforced before anything is
 computed: a call that would exceed it raises :class:`BudgetExhausted`, which derives from
