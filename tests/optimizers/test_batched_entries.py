@@ -60,8 +60,8 @@ def test_batch_rows_equal_seeds_alone(name, problem, budget):
         alone = execute_batch(SeedBatch((task,)))[0]
         assert alone.batch_size == 1
         _same(row, alone)
-    assert any(r.status == "certified" or r.escape_calls for r in batch), \
-        "the test's budget must let the entry do something a bug could change"
+    assert all(len(set(r.trajectory["f"])) > 3 for r in batch), \
+        "the iterates must move, or a bug in the batch could not show"
 
 
 def test_sealed_batch_equals_in_process_and_alone():
