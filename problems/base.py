@@ -25,6 +25,11 @@ value fails before any run starts and one instance has one id (``rotate=1`` -> `
 family (an unnormalized N(0, I) perturbation, a perturbation of exact length, a per-coordinate
 scale...): each family's option help says exactly how it is used.
 
+Batched rows (:mod:`problems.batch`): ``loss_rows``, ``grad_rows``, ``loss_grad_rows``,
+``hvp_rows``, ``sample_loss_grad_rows``, ``sample_loss_rows`` and ``sample_hvp_rows`` evaluate S
+points at once, one per row of an (S, d) tensor (and one call's sample per row), each row bitwise
+independent of the others. Families override their ``_*_rows`` hooks with batched code.
+
 Costs (SPEC.md section 0.3) are not computed here: the counted oracle (bench.oracle) charges
 ``batch_size`` sample gradients per stochastic call and ``n`` per full-batch call.
 """
@@ -38,6 +43,8 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import torch
+
+from .batch import MIN_ROWS, BatchedRows  # noqa: F401  (MIN_ROWS re-exported)
 
 # Stream ids for numpy.random.SeedSequence([seed, STREAM]) (SPEC.md 0.4).
 INSTANCE_STREAM = 0
@@ -216,9 +223,11 @@ class Option:
         return value
 
 
-class Problem(abc.ABC):
+class Problem(BatchedRows, abc.ABC):
     """Base class of every SaddleBench problem. Subclasses set the class attributes below,
-    fill the instance attributes in ``__init__`` and implement the abstract methods.
+    fill the instance attributes in ``__init__`` and implement the abstract methods; the
+    batched ``*_rows`` methods come from :class:`~problems.batch.BatchedRows` (override the
+    ``_*_rows`` hooks with batched code).
 
     Class attributes:
         family: registry family name, e.g. ``"quad-saddle"``.

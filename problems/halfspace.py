@@ -13,6 +13,7 @@ import torch
 from scipy.optimize import brentq, minimize
 
 from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, rng
+from .batch import rows_dot, rows_matmul, sigmoid
 from .quadratic import draw_indices
 from .registry import register
 
@@ -82,6 +83,42 @@ class _SigmoidLoss(Problem):
         z = self.Z[sample]
         _, _, d2 = self._derivs(z @ w)
         return (d2 * (z @ v)) @ z / len(sample) + self.reg * v
+
+    # batched rows (problems/batch.py): t = Z w is the row product W Z^T (rows_matmul); sigmoid
+    # as 1/(1 + exp(-t)) (torch.sigmoid's bits depend on the position in the tensor).
+    @staticmethod
+    def _derivs_rows(t):
+        s, sm = sigmoid(t), sigmoid(-t)
+        return sm, -s * sm, s * sm * (1 - 2 * sm)
+
+    def _loss_rows(self, W):
+        phi, _, _ = self._derivs_rows(rows_matmul(W, self.Z.T))
+        return phi.mean(1) + 0.5 * self.reg * rows_dot(W, W)
+
+    def _grad_rows(self, W):
+        _, d1, _ = self._derivs_rows(rows_matmul(W, self.Z.T))
+        return rows_matmul(d1, self.Z) / self.n + self.reg * W
+
+    def _loss_grad_rows(self, W):
+        phi, d1, _ = self._derivs_rows(rows_matmul(W, self.Z.T))
+        return (phi.mean(1) + 0.5 * self.reg * rows_dot(W, W),
+                rows_matmul(d1, self.Z) / self.n + self.reg * W)
+
+    def _hvp_rows(self, W, V):
+        _, _, d2 = self._derivs_rows(rows_matmul(W, self.Z.T))
+        return rows_matmul(d2 * rows_matmul(V, self.Z.T), self.Z) / self.n + self.reg * V
+
+    def _sample_loss_grad_rows(self, W, samples):
+        z = self.Z[samples]  # (S, batch, d)
+        phi, d1, _ = self._derivs_rows(rows_dot(z, W[:, None, :]))
+        return (phi.mean(1) + 0.5 * self.reg * rows_dot(W, W),
+                (d1[:, :, None] * z).sum(1) / samples.shape[1] + self.reg * W)
+
+    def _sample_hvp_rows(self, W, V, samples):
+        z = self.Z[samples]
+        _, _, d2 = self._derivs_rows(rows_dot(z, W[:, None, :]))
+        zv = rows_dot(z, V[:, None, :])
+        return ((d2 * zv)[:, :, None] * z).sum(1) / samples.shape[1] + self.reg * V
 
     def _cnc(self, w: np.ndarray, v: np.ndarray) -> float:
         t = self._y_np * (self._X_np @ w)

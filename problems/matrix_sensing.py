@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, rng
+from .batch import rows_bmm, rows_matmul
 from .quadratic import draw_indices
 from .registry import register
 
@@ -149,6 +150,57 @@ class MatrixSensing(Problem):
         dres = 2 * (SU * V).sum(dim=(1, 2))
         out = 2 * (dres[:, None, None] * SU + res[:, None, None] * (S @ V)).mean(dim=0)
         return out.reshape(-1)
+
+    # batched rows (problems/batch.py): per-row d x r factors; products with the shared
+    # measurements through rows_matmul, per-row products through rows_bmm.
+    def _U_rows(self, W):
+        return W.reshape(-1, self.d, self.r)
+
+    def _residuals_rows(self, U):
+        UUt = rows_bmm(U, U.transpose(1, 2)).reshape(U.shape[0], -1)
+        return rows_matmul(UUt, self.S_flat.T) - self.y  # (S, m)
+
+    def _Sbar_rows(self, res):
+        return rows_matmul(res, self.S_flat).reshape(-1, self.d, self.d) / self.m
+
+    def _loss_rows(self, W):
+        res = self._residuals_rows(self._U_rows(W))
+        return 0.5 * (res * res).mean(1)
+
+    def _grad_rows(self, W):
+        return self._loss_grad_rows(W)[1]
+
+    def _loss_grad_rows(self, W):
+        U = self._U_rows(W)
+        res = self._residuals_rows(U)
+        g = 2 * rows_bmm(self._Sbar_rows(res), U)
+        return 0.5 * (res * res).mean(1), g.reshape(W.shape[0], -1)
+
+    def _hvp_rows(self, W, V):
+        U, Vm = self._U_rows(W), self._U_rows(V)
+        res = self._residuals_rows(U)
+        dres = 2 * rows_matmul(rows_bmm(U, Vm.transpose(1, 2)).reshape(W.shape[0], -1), self.S_flat.T)
+        out = 2 * rows_bmm(self._Sbar_rows(dres), U) + 2 * rows_bmm(self._Sbar_rows(res), Vm)
+        return out.reshape(W.shape[0], -1)
+
+    def _sample_terms_rows(self, W, samples):
+        U = self._U_rows(W)[:, None]  # (S, 1, d, r)
+        S = self.S[samples]  # (S, batch, d, d)
+        SU = rows_bmm(S, U)
+        res = (SU * U).sum(dim=(2, 3)) - self.y[samples]  # (S, batch)
+        return S, SU, res
+
+    def _sample_loss_grad_rows(self, W, samples):
+        _, SU, res = self._sample_terms_rows(W, samples)
+        g = 2 * (res[:, :, None, None] * SU).mean(dim=1)
+        return 0.5 * (res * res).mean(1), g.reshape(W.shape[0], -1)
+
+    def _sample_hvp_rows(self, W, V, samples):
+        S, SU, res = self._sample_terms_rows(W, samples)
+        Vm = self._U_rows(V)[:, None]
+        dres = 2 * (SU * Vm).sum(dim=(2, 3))
+        out = 2 * (dres[:, :, None, None] * SU + res[:, :, None, None] * rows_bmm(S, Vm)).mean(dim=1)
+        return out.reshape(W.shape[0], -1)
 
     def initial_point(self, init_seed):
         if self.option_values["init"] == "exact":

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, rng
+from .batch import rows_dot, rows_matmul
 from .quadratic import draw_indices
 from .registry import register
 
@@ -174,6 +175,38 @@ class PhaseRetrieval(Problem):
         a = self.A[sample]
         t = a @ w
         return 4 * ((3 * t * t - self.y[sample]) * (a @ v)) @ a / len(t)
+
+    # batched rows (problems/batch.py): t = A w is the row product W A^T (rows_matmul); one
+    # call's rows a_i are gathered per row.
+    def _loss_rows(self, W):
+        t = rows_matmul(W, self.A.T)
+        r = t * t - self.y
+        return (r * r).mean(1)
+
+    def _grad_rows(self, W):
+        t = rows_matmul(W, self.A.T)
+        return 4 * rows_matmul((t * t - self.y) * t, self.A) / self.n
+
+    def _loss_grad_rows(self, W):
+        t = rows_matmul(W, self.A.T)
+        r = t * t - self.y
+        return (r * r).mean(1), 4 * rows_matmul(r * t, self.A) / self.n
+
+    def _hvp_rows(self, W, V):
+        t = rows_matmul(W, self.A.T)
+        return 4 * rows_matmul((3 * t * t - self.y) * rows_matmul(V, self.A.T), self.A) / self.n
+
+    def _sample_loss_grad_rows(self, W, samples):
+        a = self.A[samples]  # (S, batch, d)
+        t = rows_dot(a, W[:, None, :])
+        r = t * t - self.y[samples]
+        return (r * r).mean(1), 4 * ((r * t)[:, :, None] * a).sum(1) / samples.shape[1]
+
+    def _sample_hvp_rows(self, W, V, samples):
+        a = self.A[samples]
+        t = rows_dot(a, W[:, None, :])
+        c = (3 * t * t - self.y[samples]) * rows_dot(a, V[:, None, :])
+        return 4 * (c[:, :, None] * a).sum(1) / samples.shape[1]
 
     def initial_point(self, init_seed):
         o = self.option_values

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, haar_orthogonal, rng
+from .batch import rows_dot, rows_matmul
 from .quadratic import draw_indices
 from .registry import register
 
@@ -175,6 +176,68 @@ class TensorDecomposition(Problem):
         t = a.T @ x
         return (8 * r2 ** 3 * v + 48 * r2 ** 2 * (x @ v) * x
                 - 24 * self.dim * a @ (t * t * (a.T @ v)) / len(t))
+
+    # batched rows (problems/batch.py): p = A^T x is the row product X A (rows_matmul), powers of
+    # ||x||^2 and of projections by multiplication; one call's components are gathered per row.
+    @staticmethod
+    def _radial_rows(X):
+        r2 = (X * X).sum(1)
+        r4 = r2 * r2
+        return r2[:, None], r4[:, None], (r4 * r2)[:, None], (r4 * r4)  # r2, r4, r6 (S, 1); r8 (S,)
+
+    def _loss_rows(self, X):
+        r8 = self._radial_rows(X)[3]
+        p = rows_matmul(X, self.A)
+        p2 = p * p
+        return r8 - 2 * (p2 * p2).sum(1)
+
+    def _grad_rows(self, X):
+        r6 = self._radial_rows(X)[2]
+        p = rows_matmul(X, self.A)
+        return 8 * r6 * X - 8 * rows_matmul(p * p * p, self.A.T)
+
+    def _loss_grad_rows(self, X):
+        _, _, r6, r8 = self._radial_rows(X)
+        p = rows_matmul(X, self.A)
+        p2 = p * p
+        return r8 - 2 * (p2 * p2).sum(1), 8 * r6 * X - 8 * rows_matmul(p2 * p, self.A.T)
+
+    def _hvp_rows(self, X, V):
+        _, r4, r6, _ = self._radial_rows(X)
+        p = rows_matmul(X, self.A)
+        pv = rows_matmul(V, self.A)
+        return (8 * r6 * V + 48 * r4 * rows_dot(X, V)[:, None] * X
+                - 24 * rows_matmul(p * p * pv, self.A.T))
+
+    def _components_rows(self, samples):
+        """(S, batch, d) vectors of each row's call: y = A s (ica) or a_i (finite)."""
+        if self.ica:
+            return rows_matmul(samples, self.A.T)
+        return self.A.T[samples]
+
+    def _sample_loss_grad_rows(self, X, samples):
+        r2, r4, r6, r8 = self._radial_rows(X)
+        y = self._components_rows(samples)
+        t = rows_dot(y, X[:, None, :])  # (S, batch)
+        t2 = t * t
+        if self.ica:
+            loss = r8 - 3 * r4[:, 0] + (t2 * t2).mean(1)
+            g = (8 * r6 - 12 * r2) * X + 4 * ((t2 * t)[:, :, None] * y).sum(1) / t.shape[1]
+            return loss, g
+        loss = r8 - 2 * self.dim * (t2 * t2).mean(1)
+        g = 8 * r6 * X - 8 * self.dim * ((t2 * t)[:, :, None] * y).sum(1) / t.shape[1]
+        return loss, g
+
+    def _sample_hvp_rows(self, X, V, samples):
+        r2, r4, r6, _ = self._radial_rows(X)
+        y = self._components_rows(samples)
+        t = rows_dot(y, X[:, None, :])
+        tv = rows_dot(y, V[:, None, :])
+        xv = rows_dot(X, V)[:, None]
+        curv = ((t * t * tv)[:, :, None] * y).sum(1) / t.shape[1]
+        if self.ica:
+            return (8 * r6 - 12 * r2) * V + (48 * r4 - 24) * xv * X + 12 * curv
+        return 8 * r6 * V + 48 * r4 * xv * X - 24 * self.dim * curv
 
     def initial_point(self, init_seed):
         x0 = self._x_s.copy()

@@ -1,0 +1,212 @@
+"""Batched rows: a problem evaluated at S points at once, one point (and one sample) per row.
+
+The harness runs S seeds of one (entry, instance) as one (S, d) tensor. :class:`BatchedRows`
+(a base of :class:`~problems.base.Problem`) gives every problem the ``*_rows`` methods:
+
+* exact: ``loss_rows(W) -> (S,)``, ``grad_rows(W) -> (S, d)``,
+  ``loss_grad_rows(W) -> ((S,), (S, d))``, ``hvp_rows(W, V) -> (S, d)``;
+* stochastic: ``sample_loss_grad_rows(W, samples)``, ``sample_loss_rows(W, samples)``,
+  ``sample_hvp_rows(W, V, samples)``, where ``samples[i]`` is one call's sample, shaped like
+  ``draw(gen, 1)[0]``, and is used for row i only.
+
+Contract:
+
+1. **Row independence, bitwise.** Row i of a result depends on ``W[i]`` (``V[i]``,
+   ``samples[i]``) only: not in any bit on the other rows, their number or their order. Plain
+   torch kernels do not give this for free. BLAS products sum in an order that depends on the
+   number of rows (measured here: an (M, K) @ (K, N) product gives row i different bits for
+   M = 8 and M = 256 at K = N = 1000, and for M = 8 and 13 in float32 with a transposed right
+   factor; ``bmm`` splits its batch over threads), and a few elementwise kernels
+   (``torch.sigmoid``, ``pow`` with exponents other than 2 and 3) compute the vectorized body
+   and the scalar tail of a tensor differently, so an element's bits depend on where it sits.
+   Hence the public methods pad the batch to at least :data:`MIN_ROWS` rows (by repeating row 0
+   and sample 0: real points, never zeros) and slice the result back, and the family hooks use
+   only the row-safe helpers of this module for products (:func:`rows_matmul`,
+   :func:`rows_bmm`), :func:`ipow` for integer powers and :func:`sigmoid`. Elementwise
+   arithmetic, ``exp``, ``log``, ``tanh``, ``logsumexp``, ``softmax`` and reductions along a
+   row were measured row-safe (1 and 2 threads, float64 and float32).
+2. **Speed.** Families override the protected hooks ``_loss_rows``, ``_grad_rows``,
+   ``_loss_grad_rows``, ``_hvp_rows``, ``_sample_loss_grad_rows``, ``_sample_loss_rows``,
+   ``_sample_hvp_rows`` with one batched computation for all rows. The defaults here loop over
+   the rows with the single-w methods (``torch.stack``): row-independent, but S Python calls.
+3. **Agreement.** Row i equals the single-w method at ``W[i]`` up to float64 rounding (the
+   batched code sums in another order); bitwise where the single path is elementwise in
+   correctly rounded operations only (reddi2d, quad-saddle without rotation, p = 10).
+4. Results follow W's dtype and device and carry no autograd graph (inputs are detached).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+MIN_ROWS = 8  # the public *_rows methods never hand a hook fewer rows than this
+BLOCK = 8  # rows per BLAS call in rows_matmul: every row goes through an (8, K) @ (K, N) product
+BCAST_MAX = 512  # K * N at or below which rows_matmul multiplies and sums instead of calling BLAS
+BCAST_CHUNK = 1 << 22  # elements of the broadcast product materialized at once
+
+
+def pad_rows(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """``x`` detached and contiguous, with at least ``rows`` rows: row 0 repeated at the end
+    (zeros when ``x`` has no rows)."""
+    x = x.detach()
+    n = x.shape[0]
+    if n >= rows:
+        return x.contiguous()
+    if n == 0:
+        return x.new_zeros((rows, *x.shape[1:]))
+    return torch.cat([x, x[:1].expand(rows - n, *x.shape[1:])])
+
+
+def ipow(x: torch.Tensor, k: int) -> torch.Tensor:
+    """x**k for an integer k >= 1 by repeated multiplication (torch.pow's vectorized body and
+    scalar tail round differently for most exponents)."""
+    if k < 1:
+        raise ValueError(f"ipow needs k >= 1, got {k}")
+    result, base = None, x
+    while True:
+        if k & 1:
+            result = base if result is None else result * base
+        k >>= 1
+        if not k:
+            return result
+        base = base * base
+
+
+def sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """1 / (1 + exp(-x)): the same bits wherever x sits in a tensor (torch.sigmoid's are not)."""
+    return 1.0 / (1.0 + torch.exp(-x))
+
+
+def rows_matmul(X: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``X @ B`` for X (..., K) and a shared B (K, N), each row of X computed on its own.
+
+    Small products (K N <= BCAST_MAX) multiply and sum along K (a row reduction); larger ones
+    call BLAS on blocks of exactly BLOCK rows (zero rows pad the last block), the one product
+    shape measured to give every row the same bits whatever its block and position in it."""
+    lead, K = X.shape[:-1], X.shape[-1]
+    N = B.shape[-1]
+    X2 = X.reshape(-1, K).contiguous()
+    R = X2.shape[0]
+    if K * N <= BCAST_MAX:
+        Bt = B.T.contiguous()
+        step = max(1, BCAST_CHUNK // max(1, K * N))
+        parts = [(X2[i:i + step, None, :] * Bt).sum(-1) for i in range(0, max(R, 1), step)]
+        out = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return out.reshape(*lead, N)
+    pad = (-R) % BLOCK
+    if pad:
+        X2 = torch.cat([X2, X2.new_zeros(pad, K)])
+    out = torch.cat([X2[i:i + BLOCK] @ B for i in range(0, R + pad, BLOCK)])
+    return out[:R].reshape(*lead, N)
+
+
+def rows_bmm(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``A @ B`` for per-row matrices A (..., a, k) and B (..., k, c) (leading dims broadcast),
+    by multiplying and summing along k: no BLAS, so no dependence on the batch. The product
+    (..., a, c, k) is materialized in chunks of its first dim of about BCAST_CHUNK elements."""
+    A = A.contiguous().unsqueeze(-2)  # (..., a, 1, k)
+    Bt = B.transpose(-1, -2).contiguous().unsqueeze(-3)  # (..., 1, c, k)
+    shape = torch.broadcast_shapes(A.shape, Bt.shape)
+    per_row = math.prod(shape[1:])
+    step = max(1, BCAST_CHUNK // max(1, per_row))
+    if len(shape) < 4 or step >= shape[0]:
+        return (A * Bt).sum(-1)
+    A = A.expand(*shape[:-2], 1, shape[-1])
+    Bt = Bt.expand(*shape[:-3], 1, *shape[-2:])
+    return torch.cat([(A[i:i + step] * Bt[i:i + step]).sum(-1) for i in range(0, shape[0], step)])
+
+
+def rows_dot(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Row-wise inner products (..., d) x (..., d) -> (...)."""
+    return (X * Y).sum(-1)
+
+
+def _stack(values) -> torch.Tensor:
+    return torch.stack(list(values))
+
+
+class BatchedRows:
+    """The ``*_rows`` methods of :class:`~problems.base.Problem` (contract: module docstring).
+
+    Public methods validate shapes, pad the batch to :data:`MIN_ROWS` rows, call the protected
+    hook and slice the result back to S rows; families override the hooks, never the public
+    methods. Hooks receive contiguous, detached tensors with R >= MIN_ROWS rows and return R rows.
+    """
+
+    dim: int
+
+    # ------------------------------------------------------------------ public
+    def loss_rows(self, W: torch.Tensor) -> torch.Tensor:
+        """f(W[i]) for every row: (S,)."""
+        return self._apply_rows(self._loss_rows, W)
+
+    def grad_rows(self, W: torch.Tensor) -> torch.Tensor:
+        """grad f(W[i]) for every row: (S, d)."""
+        return self._apply_rows(self._grad_rows, W)
+
+    def loss_grad_rows(self, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f(W[i]), grad f(W[i])) for every row: ((S,), (S, d))."""
+        return self._apply_rows(self._loss_grad_rows, W)
+
+    def hvp_rows(self, W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        """Hess f(W[i]) V[i] for every row (exact, full): (S, d)."""
+        return self._apply_rows(self._hvp_rows, W, V)
+
+    def sample_loss_grad_rows(self, W: torch.Tensor, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f_B(W[i]), grad f_B(W[i])) with B = samples[i] for every row: ((S,), (S, d))."""
+        return self._apply_rows(self._sample_loss_grad_rows, W, samples=samples)
+
+    def sample_loss_rows(self, W: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+        """f_B(W[i]) with B = samples[i] for every row: (S,)."""
+        return self._apply_rows(self._sample_loss_rows, W, samples=samples)
+
+    def sample_hvp_rows(self, W: torch.Tensor, V: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+        """Hess f_B(W[i]) V[i] with B = samples[i] for every row: (S, d)."""
+        return self._apply_rows(self._sample_hvp_rows, W, V, samples)
+
+    # ------------------------------------------------------------------ hooks (loop defaults)
+    def _loss_rows(self, W):
+        return _stack(self.loss(w) for w in W)
+
+    def _grad_rows(self, W):
+        return _stack(self.grad(w) for w in W)
+
+    def _loss_grad_rows(self, W):
+        return self._loss_rows(W), self._grad_rows(W)
+
+    def _hvp_rows(self, W, V):
+        return _stack(self.hvp(w, v) for w, v in zip(W, V))
+
+    def _sample_loss_grad_rows(self, W, samples):
+        pairs = [self.sample_loss_grad(w, s) for w, s in zip(W, samples)]
+        return _stack(p[0] for p in pairs), _stack(p[1] for p in pairs)
+
+    def _sample_loss_rows(self, W, samples):
+        return self._sample_loss_grad_rows(W, samples)[0]
+
+    def _sample_hvp_rows(self, W, V, samples):
+        return _stack(self.sample_hvp(w, v, s) for w, v, s in zip(W, V, samples))
+
+    # ------------------------------------------------------------------ machinery
+    def _apply_rows(self, hook: Callable, W: torch.Tensor, V: torch.Tensor | None = None,
+                    samples: torch.Tensor | None = None):
+        if W.ndim != 2 or W.shape[1] != self.dim:
+            raise ValueError(f"{self!r}: W must have shape (S, {self.dim}), got {tuple(W.shape)}")
+        S = W.shape[0]
+        args = [pad_rows(W, MIN_ROWS)]
+        if V is not None:
+            if V.shape != W.shape:
+                raise ValueError(f"{self!r}: V must have W's shape {tuple(W.shape)}, got {tuple(V.shape)}")
+            args.append(pad_rows(V, MIN_ROWS))
+        if samples is not None:
+            if samples.ndim < 1 or samples.shape[0] != S:
+                raise ValueError(f"{self!r}: samples must have S = {S} rows (one call's sample per "
+                                 f"row), got shape {tuple(samples.shape)}")
+            args.append(pad_rows(samples, MIN_ROWS))
+        out = hook(*args)
+        if isinstance(out, tuple):
+            return tuple(o[:S].detach().to(device=W.device, dtype=W.dtype) for o in out)
+        return out[:S].detach().to(device=W.device, dtype=W.dtype)

@@ -1,0 +1,203 @@
+"""Batched rows (problems/batch.py): every registered family answers S points at once.
+
+For every family at its smallest size, plus options that change the code path, in float64 and
+float32, for each ``*_rows`` method:
+
+* row independence, bitwise: row i of a batch of S in {1, 3, 8, 13} rows, and of a shuffled
+  batch of 37 rows, equals the one-row batch ``W[i:i+1]``;
+* samples: row i gets its own sample, drawn from its own generator, and only row i uses it;
+* agreement with the single-w method at ``W[i]`` (and ``samples[i]``) within
+  ``assert_close(rtol=TOL, atol=TOL * scale)``, scale = the largest |value| of that quantity over
+  the rows: TOL = 1e-12 in float64 (different summation orders), 1e-4 in float32;
+* shapes, dtype, and no autograd graph even when W requires grad.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+
+from problems import families, make_problem
+from problems.batch import MIN_ROWS, BatchedRows
+
+SMALLEST = sorted(f"{name}:{next(iter(cls.sizes))}" for name, cls in families().items())
+# options and sizes that take another code path: rotation (small: broadcast products; medium:
+# blocked BLAS products), a finite sum with minibatches, population minibatches, p != 10, the
+# ICA oracle, the paper instance, a deeper network, MLP minibatches.
+VARIANTS = ["quad-saddle:small[rotate=true]", "quad-saddle:medium[rotate=true]",
+            "quad-saddle:small[n=50,batch=3]", "quad-saddle:small[batch=3,noise=iso]",
+            "quad-saddle:small[p=6]", "tensor:small[oracle=ica]", "reddi2d:paper",
+            "deep-linear:medium", "mlp-digits:small[batch=4]"]
+PROBLEM_IDS = SMALLEST + VARIANTS
+# variants whose options change only the stochastic oracle: their exact methods are not rerun
+SAMPLE_ONLY = {"quad-saddle:small[n=50,batch=3]", "quad-saddle:small[batch=3,noise=iso]",
+               "tensor:small[oracle=ica]", "mlp-digits:small[batch=4]"}
+SIZES = (1, 3, 8, 13)
+ROWS = 13  # rows checked one by one
+BIG = 37  # rows of the shuffled batch (the 13 plus 24 others)
+TOL = {torch.float64: 1e-12, torch.float32: 1e-4}
+DTYPES = {"f64": torch.float64, "f32": torch.float32}
+
+# method -> (batched call, single-w call); every call returns a tuple of tensors
+METHODS = {
+    "loss_rows": (lambda p, W, V, s: (p.loss_rows(W),),
+                  lambda p, w, v, s: (p.loss(w),)),
+    "grad_rows": (lambda p, W, V, s: (p.grad_rows(W),),
+                  lambda p, w, v, s: (p.grad(w),)),
+    "loss_grad_rows": (lambda p, W, V, s: p.loss_grad_rows(W),
+                       lambda p, w, v, s: (p.loss(w), p.grad(w))),
+    "hvp_rows": (lambda p, W, V, s: (p.hvp_rows(W, V),),
+                 lambda p, w, v, s: (p.hvp(w, v),)),
+    "sample_loss_grad_rows": (lambda p, W, V, s: p.sample_loss_grad_rows(W, s),
+                              lambda p, w, v, s: p.sample_loss_grad(w, s)),
+    "sample_loss_rows": (lambda p, W, V, s: (p.sample_loss_rows(W, s),),
+                         lambda p, w, v, s: (p.sample_loss(w, s),)),
+    "sample_hvp_rows": (lambda p, W, V, s: (p.sample_hvp_rows(W, V, s),),
+                        lambda p, w, v, s: (p.sample_hvp(w, v, s),)),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _problem(problem_id, dtype):
+    return make_problem(problem_id, 0, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _inputs(problem_id, dtype):
+    """BIG points around the saddle at varied distances, directions V, and one sample per row,
+    row k's drawn from its own generator seeded k."""
+    p = _problem(problem_id, dtype)
+    gen = torch.Generator().manual_seed(0)
+    w_s = p.saddle.point.to(torch.float64)
+    scale = max(0.3, 0.3 * float(w_s.norm()))
+    z = torch.randn(BIG, p.dim, generator=gen, dtype=torch.float64)
+    radius = scale * (0.5 + torch.rand(BIG, 1, generator=gen, dtype=torch.float64))
+    W = (w_s + radius * z / z.norm(dim=1, keepdim=True)).to(dtype)
+    V = torch.randn(BIG, p.dim, generator=gen, dtype=torch.float64).to(dtype)
+    samples = torch.stack([p.draw(torch.Generator().manual_seed(k), 1)[0] for k in range(BIG)])
+    return W, V, samples
+
+
+def _assert_bitwise(got, want, what):
+    for g, w in zip(got, want):
+        if not torch.equal(g, w):
+            diff = (g.double() - w.double()).abs().max().item()
+            raise AssertionError(f"{what}: not bitwise equal (max abs difference {diff:.3e})")
+
+
+CASES = [(pid, method) for pid in PROBLEM_IDS for method in METHODS
+         if pid not in SAMPLE_ONLY or method.startswith("sample_")]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("problem_id,method", CASES)
+def test_rows(problem_id, method, dtype):
+    dtype = DTYPES[dtype]
+    p = _problem(problem_id, dtype)
+    W, V, samples = _inputs(problem_id, dtype)
+    batched, single = METHODS[method]
+    call = functools.partial(batched, p)
+
+    refs = [call(W[i:i + 1], V[i:i + 1], samples[i:i + 1]) for i in range(ROWS)]
+    for ref in refs:
+        assert len(ref) == len(single(p, W[0], V[0], samples[0]))
+        for r in ref:
+            assert r.shape in ((1,), (1, p.dim)), r.shape
+            assert r.dtype == dtype and not r.requires_grad
+
+    for S in SIZES:
+        out = call(W[:S], V[:S], samples[:S])
+        for o, r in zip(out, refs[0]):
+            assert o.shape == (S, *r.shape[1:]) and o.dtype == dtype and not o.requires_grad
+        for i in range(S):
+            _assert_bitwise([o[i] for o in out], [r[0] for r in refs[i]],
+                            f"{problem_id} {method}: row {i} of a batch of {S} vs the row alone")
+
+    perm = torch.randperm(BIG, generator=torch.Generator().manual_seed(1))
+    out = call(W[perm], V[perm], samples[perm])
+    for j, i in enumerate(perm.tolist()):
+        if i < ROWS:
+            _assert_bitwise([o[j] for o in out], [r[0] for r in refs[i]],
+                            f"{problem_id} {method}: row {i} at position {j} of a shuffled batch of {BIG}")
+
+    # no autograd graph, even from a W that requires grad
+    out = call(W[:3].clone().requires_grad_(True), V[:3], samples[:3])
+    assert not any(o.requires_grad for o in out)
+
+    # agreement with the single-w method
+    want = [single(p, W[i], V[i], samples[i]) for i in range(ROWS)]
+    for k in range(len(want[0])):
+        got_k = torch.stack([refs[i][k][0] for i in range(ROWS)])
+        want_k = torch.stack([want[i][k].detach() for i in range(ROWS)])
+        scale = float(want_k.abs().max())
+        torch.testing.assert_close(got_k, want_k, rtol=TOL[dtype], atol=TOL[dtype] * scale,
+                                   msg=lambda m: f"{problem_id} {method} vs the single-w method: {m}")
+
+
+def test_sample_rows_use_their_own_sample():
+    """Row i's result changes with samples[i] only (a hook that used sample 0 for every row
+    would fail this and test_rows)."""
+    p = _problem("quad-saddle:small[rotate=true]", torch.float64)
+    W, _, samples = _inputs("quad-saddle:small[rotate=true]", torch.float64)
+    W = W[:5]
+    base = p.sample_loss_grad_rows(W, samples[:5])[1]
+    changed = samples[:5].clone()
+    changed[2] = samples[7]
+    out = p.sample_loss_grad_rows(W, changed)[1]
+    assert not torch.equal(out[2], base[2])
+    assert torch.equal(out[[0, 1, 3, 4]], base[[0, 1, 3, 4]])
+
+
+def test_hooks_get_padded_batches():
+    """The public methods hand the hooks at least MIN_ROWS rows, padding with row 0 and sample 0."""
+    p = make_problem("quad-saddle:small[n=50,batch=3]", 0)  # its own instance: the spy below
+    W, V, samples = _inputs("quad-saddle:small[n=50,batch=3]", torch.float64)
+    samples = samples[:3]
+    seen = {}
+    hook = p._sample_hvp_rows
+
+    def spy(W_, V_, s_):
+        seen.update(W=W_, V=V_, s=s_)
+        return hook(W_, V_, s_)
+
+    p._sample_hvp_rows = spy
+    out = p.sample_hvp_rows(W[:3], V[:3], samples)
+    assert out.shape == (3, p.dim)
+    assert seen["W"].shape == (MIN_ROWS, p.dim) and seen["s"].shape[0] == MIN_ROWS
+    assert torch.equal(seen["W"][:3], W[:3]) and torch.equal(seen["V"][:3], V[:3])
+    assert all(torch.equal(seen["W"][k], W[0]) and torch.equal(seen["V"][k], V[0])
+               and torch.equal(seen["s"][k], samples[0]) for k in range(3, MIN_ROWS))
+
+
+def test_empty_batch_and_bad_shapes():
+    p = make_problem("tensor:small", 0)
+    W = torch.zeros(0, p.dim, dtype=torch.float64)
+    assert p.loss_rows(W).shape == (0,) and p.grad_rows(W).shape == (0, p.dim)
+    loss, g = p.sample_loss_grad_rows(W, p.draw(torch.Generator().manual_seed(0), 0))
+    assert loss.shape == (0,) and g.shape == (0, p.dim)
+    W = torch.zeros(3, p.dim, dtype=torch.float64)
+    with pytest.raises(ValueError, match="W must have shape"):
+        p.loss_rows(W[0])
+    with pytest.raises(ValueError, match="W must have shape"):
+        p.grad_rows(torch.zeros(3, p.dim + 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="V must have"):
+        p.hvp_rows(W, W[:2])
+    with pytest.raises(ValueError, match="samples must have"):
+        p.sample_loss_rows(W, p.draw(torch.Generator().manual_seed(0), 2))
+
+
+# Families whose exact oracle is heavy enough per row that the loop default is kept (see the
+# comment at their class). Every other family overrides every hook whose default loops over
+# the rows (the defaults of _loss_grad_rows and _sample_loss_rows call the other hooks).
+LOOPED = {"mlp-digits": {"_loss_rows", "_grad_rows", "_hvp_rows"}}
+LOOP_HOOKS = ["_loss_rows", "_grad_rows", "_hvp_rows", "_sample_loss_grad_rows", "_sample_hvp_rows"]
+
+
+@pytest.mark.parametrize("family", sorted(families()))
+def test_families_override_the_loop_hooks(family):
+    cls = families()[family]
+    for hook in LOOP_HOOKS:
+        overridden = getattr(cls, hook) is not getattr(BatchedRows, hook)
+        assert overridden != (hook in LOOPED.get(family, ())), f"{family}.{hook}"
