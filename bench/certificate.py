@@ -291,6 +291,20 @@ def _norm_bound(a: np.ndarray, b: np.ndarray, beta: float, dim: int, delta_t: fl
     return kry, ("krylov" if math.isfinite(kry) else None)
 
 
+def dense_eigen(problem: Problem, W: torch.Tensor) -> list[LanczosResult]:
+    """Exact lambda_min of Hess f at each row of W (R, d): one batched ``eigh`` of the dense
+    Hessians (LAPACK solves each matrix alone, so a row's result does not depend on the others)."""
+    H = torch.stack([problem.hessian(w) for w in W])
+    evals, evecs = torch.linalg.eigh(H)
+    out = []
+    for i in range(W.shape[0]):
+        lam = float(evals[i, 0])
+        reason = "nonfinite" if not math.isfinite(lam) else "dense"
+        out.append(LanczosResult(lam, evecs[i, :, 0], 0.0, problem.dim, reason,
+                                 lam if reason == "dense" else None))
+    return out
+
+
 class Certifier:
     """Checks (eps_g, eps_h)-SOSP on a float64 instance of the problem (see the module docstring).
 
@@ -348,12 +362,7 @@ class Certifier:
         """lambda_min by the certifier's route; a LanczosResult for both routes (dense: exact)."""
         w = self._as_point(w)
         if self.method == "dense":
-            evals, evecs = torch.linalg.eigh(self.problem.hessian(w))
-            lam = float(evals[0])
-            self._warm = evecs[:, 0]
-            reason = "nonfinite" if not math.isfinite(lam) else "dense"
-            return LanczosResult(lam, evecs[:, 0], 0.0, self.problem.dim, reason,
-                                 lam if reason == "dense" else None)
+            return dense_eigen(self.problem, w.unsqueeze(0))[0]
         hvp = lambda v: self.problem.hvp(w, v)  # noqa: E731
         spent = 0
         if self._warm is not None and self.warm_probe > 0:
@@ -378,14 +387,15 @@ class Certifier:
         return res.theta, res.iterations, (None if self.method == "dense" else res.residual)
 
     def check(self, w: torch.Tensor, *, always_eigen: bool = False,
-              grad_norm: float | None = None) -> Certificate:
+              grad_norm: float | None = None, eigen: LanczosResult | None = None) -> Certificate:
         """Gate on the gradient norm, then (or if ``always_eigen``) on lambda_min.
-        ``grad_norm``: ||grad f(w)|| when the caller computed it already (a batch's gate)."""
+        ``grad_norm`` and, for the dense route, ``eigen``: computed already by the caller (a
+        batch's gate and its batched :func:`dense_eigen`)."""
         g = self.grad_norm(w) if grad_norm is None else float(grad_norm)
         gate = math.isfinite(g) and g <= self.eps_g
         if not math.isfinite(g) or (not gate and not always_eigen):
             return Certificate(g, None, False, "gate", outcome="not_certified", reason="gate")
-        res = self.eigen(w)
+        res = eigen if eigen is not None and self.method == "dense" else self.eigen(w)
         self.total_hvps += res.iterations
         if gate and self.method == "lanczos":
             self.probabilistic_checks += 1

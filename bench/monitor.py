@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from bench.certificate import Certifier
+from bench.certificate import Certifier, dense_eigen
 
 LAMBDA_TRAJECTORY_GROWTH = 0.25  # lambda_min is logged when cost grew 25% since the last log
 
@@ -47,22 +47,24 @@ class Monitor:
         return bool(torch.isfinite(w64).all()) and float(w64.norm()) <= self.problem.divergence_radius
 
     def observe(self, w: torch.Tensor, counts, seconds: float, *, final: bool = False,
-                f: float | None = None, grad_norm: float | None = None) -> str | None:
+                f: float | None = None, grad_norm: float | None = None, usable: bool | None = None,
+                eigen=None) -> str | None:
         """Measure at w; returns "certified" or "diverged" when the run must stop. An event first
-        seen here happened in (cost at the previous checkpoint, cost]. ``f`` and ``grad_norm``
-        may come precomputed (a batch's gate, :func:`observe_rows`)."""
+        seen here happened in (cost at the previous checkpoint, cost]. ``f``, ``grad_norm``,
+        ``usable`` and ``eigen`` may come precomputed (a batch's, :func:`observe_rows`)."""
         t0 = time.perf_counter()
         p = self.problem
         w64 = w.detach().to(p.device, p.dtype)
         self.last_w = w64
-        usable = self.usable(w64)
+        if usable is None:
+            usable = self.usable(w64)
         if f is None:
             f = float(p.loss(w64)) if usable else math.nan
         cost = counts.cost
         cert = None
         if usable and math.isfinite(f):
             cert = self.certifier.check(w64, always_eigen=self.wants_lambda(cost, final),
-                                        grad_norm=grad_norm)
+                                        grad_norm=grad_norm, eigen=eigen)
         self.last_f = f
         self.last_cert = cert
         if cert is not None and cert.lambda_min is not None:
@@ -96,21 +98,34 @@ def observe_rows(monitors: Sequence[Monitor], W: torch.Tensor, rows: Sequence[in
     if not rows:
         return {}
     t0 = time.perf_counter()
-    p = monitors[rows[0]].problem
-    W64 = W.detach().to(p.device, p.dtype)
-    usable = [r for r in rows if monitors[r].usable(W64[r])]
-    values: dict[int, tuple[float, float]] = {}
-    if usable:
-        f, g = p.loss_grad_rows(W64[usable])
-        norms = torch.linalg.vector_norm(g, dim=1)
-        values = {r: (float(f[k]), float(norms[k])) for k, r in enumerate(usable)}
+    first = monitors[rows[0]]
+    p = first.problem
+    W64 = W.detach().to(p.device, p.dtype)[rows]
+    ok = torch.isfinite(W64).all(dim=1)
+    ok &= torch.linalg.vector_norm(torch.where(ok[:, None], W64, 0.0), dim=1) <= p.divergence_radius
+    usable = ok.tolist()
+    idx = [k for k, u in enumerate(usable) if u]
+    f = [math.nan] * len(rows)
+    g = [math.nan] * len(rows)
+    if idx:
+        fs, gs = p.loss_grad_rows(W64[idx])
+        norms = torch.linalg.vector_norm(gs, dim=1).tolist()
+        for j, k in enumerate(idx):
+            f[k], g[k] = float(fs[j]), norms[j]
+    eigen = {}
+    if first.certifier.method == "dense":  # one batched eigen-solve for the rows that need one
+        cost = counts.cost
+        need = [k for k in idx if math.isfinite(f[k]) and math.isfinite(g[k]) and (
+            g[k] <= monitors[rows[k]].certifier.eps_g or monitors[rows[k]].wants_lambda(cost))]
+        if need:
+            eigen = dict(zip(need, dense_eigen(p, W64[need])))
     share = (time.perf_counter() - t0) / len(rows)
     events = {}
-    for r in rows:
+    for k, r in enumerate(rows):
         m = monitors[r]
         m.cert_seconds += share
-        f_r, g_r = values.get(r, (math.nan, math.nan))
-        event = m.observe(W64[r], counts, seconds, f=f_r, grad_norm=g_r)
+        event = m.observe(W64[k], counts, seconds, f=f[k], grad_norm=g[k], usable=usable[k],
+                          eigen=eigen.get(k))
         if event:
             events[r] = event
     return events

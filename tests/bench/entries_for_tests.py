@@ -66,3 +66,28 @@ class IgnoresClosure(torch.optim.Optimizer):
 
     def step(self, closure=None):
         return None
+
+
+class BreaksRowZero(torch.optim.Optimizer):
+    """SGD that, in a seed batch, writes NaN into row 0 after ``after`` steps (a seed that
+    diverges while the others go on); with ``at_only`` it only asks for a gradient at a
+    non-finite point for row 0 and keeps its iterate finite."""
+
+    def __init__(self, params, lr=0.005, after=40, at_only=False):
+        super().__init__(params, {"lr": lr, "after": after, "at_only": at_only})
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        (p,) = self.param_groups[0]["params"]
+        group = self.param_groups[0]
+        self.t += 1
+        if self.t > group["after"] and p.dim() == 2:
+            if group["at_only"]:
+                at = p.clone()
+                at[0] = float("nan")
+                closure.grad(at)
+            else:
+                p[0] = float("nan")
+        closure()
+        p.add_(p.grad, alpha=-group["lr"])

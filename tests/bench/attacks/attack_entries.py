@@ -18,7 +18,7 @@ import time
 
 import torch
 
-HARNESS_TYPES = ("Oracle", "Counts", "Certifier", "ResultsStore", "_Monitor")
+HARNESS_TYPES = ("Oracle", "Counts", "Certifier", "ResultsStore", "Monitor", "SampleStreams")
 MAX_NODES = 20_000
 
 
