@@ -85,12 +85,14 @@ def run_serial(tasks: Sequence[RunTask], store: ResultsStore, progress: Progress
     return out
 
 
-def _worker(conn, pool_size: int) -> None:
+def _worker(conn, pool_size: int, index: int) -> None:
     import torch
 
     from bench.channel import set_spin
+    from bench.profiles import WORKER_INDEX_ENV
     from bench.sandbox import sandbox
 
+    os.environ[WORKER_INDEX_ENV] = str(index)  # a CUDA profile's runs use GPU index mod count
     torch.set_num_threads(1)
     set_spin(pool_size)
     while True:
@@ -108,9 +110,10 @@ def _worker(conn, pool_size: int) -> None:
 
 
 class _Slot:
-    def __init__(self, ctx, pool_size: int):
+    def __init__(self, ctx, pool_size: int, index: int):
+        self.index = index
         self.parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, pool_size), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, pool_size, index), daemon=True)
         self.proc.start()
         child.close()
         self.batch: SeedBatch | None = None
@@ -137,7 +140,7 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
     queue = seed_batches(tasks, max_rows)[::-1]
     workers = max(1, min(workers or os.cpu_count() or 1, len(queue)))
     ctx = mp.get_context("spawn")
-    slots = [_Slot(ctx, workers) for _ in range(workers)]
+    slots = [_Slot(ctx, workers, i) for i in range(workers)]
     out: list[RunRecord] = []
 
     def finish(slot: _Slot, records: list[RunRecord]) -> None:
@@ -171,7 +174,7 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
                                                      f"harness process died (exit code {code}): "
                                                      f"crash or out of memory in the problem or "
                                                      f"certificate", time.monotonic() - slot.started))
-                        slots[slots.index(slot)] = _Slot(ctx, workers)
+                        slots[slots.index(slot)] = _Slot(ctx, workers, slot.index)
                         continue
                     if kind == "ok":
                         finish(slot, payload)
@@ -181,7 +184,7 @@ def run_local(tasks: Sequence[RunTask], store: ResultsStore, workers: int | None
                 elif time.monotonic() > slot.deadline:
                     batch = slot.batch
                     slot.kill()
-                    new = _Slot(ctx, workers)
+                    new = _Slot(ctx, workers, slot.index)
                     slots[slots.index(slot)] = new
                     new.batch = batch
                     elapsed = time.monotonic() - slot.started

@@ -94,9 +94,33 @@ def versions() -> dict[str, Any]:
             "scipy": scipy.__version__, "saddlebench": bench.__version__, "git_commit": _git_commit()}
 
 
-@functools.lru_cache(maxsize=None)
+def run_device(profile: Profile, worker_index: int | None = None) -> str:
+    """The device a run of ``profile`` uses: ``cpu``, or for a CUDA profile ``cuda:<i>`` with
+    one GPU per harness process of a pool (worker ``k`` of the pool gets GPU ``k mod count``)."""
+    if profile.device != "cuda":
+        return profile.device
+    import torch
+
+    if worker_index is None:
+        worker_index = int(os.environ.get(WORKER_INDEX_ENV, "0"))
+    return f"cuda:{worker_index % max(1, torch.cuda.device_count())}"
+
+
+WORKER_INDEX_ENV = "SADDLEBENCH_WORKER_INDEX"  # set by the executors in each harness process
+
+
 def fingerprint(device: str = "cpu") -> dict[str, Any]:
-    """Measured description of the machine; ``id`` hashes the parts that affect speed."""
+    """Measured description of the machine and of the device actually used (``cuda:<i>``: that
+    GPU); ``id`` hashes the parts that affect speed."""
+    if device == "cuda":
+        import torch
+
+        device = f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cuda"
+    return _fingerprint(device)
+
+
+@functools.lru_cache(maxsize=None)
+def _fingerprint(device: str) -> dict[str, Any]:
     import torch
 
     info: dict[str, Any] = {
@@ -110,13 +134,16 @@ def fingerprint(device: str = "cpu") -> dict[str, Any]:
         info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):
         pass
-    if device == "cuda" and torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
+    if device.startswith("cuda") and torch.cuda.is_available():
+        index = torch.device(device).index or 0
+        props = torch.cuda.get_device_properties(index)
+        info["gpu_index"] = index
         info["gpu"] = props.name
         info["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
         info["cuda"] = torch.version.cuda
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            out = subprocess.run(["nvidia-smi", "-i", str(index), "--query-gpu=driver_version",
+                                  "--format=csv,noheader"],
                                  capture_output=True, text=True, timeout=10)
             info["driver"] = out.stdout.strip().splitlines()[0] if out.stdout.strip() else None
         except (OSError, subprocess.SubprocessError):

@@ -35,7 +35,7 @@ from bench.entries import EntryChoice
 from bench.entry_worker import STALL_STEPS
 from bench.monitor import Monitor, observe_rows
 from bench.oracle import BudgetExhausted, Oracle
-from bench.profiles import Profile, fingerprint, versions
+from bench.profiles import Profile, fingerprint, run_device, versions
 from bench.provenance import harness_version
 from bench.records import RunRecord
 from bench.sandbox import tune_malloc
@@ -205,9 +205,10 @@ def _prepare(batch: SeedBatch) -> _Run:
     profile = task.profile
     torch.set_num_threads(profile.threads)
     dtype = profile.torch_dtype()
-    problem = make_problem(task.problem, task.instance_seed, dtype=dtype, device=profile.device)
+    device = run_device(profile)
+    problem = make_problem(task.problem, task.instance_seed, dtype=dtype, device=device)
     cert_problem = problem if dtype == torch.float64 else make_problem(
-        task.problem, task.instance_seed, dtype=torch.float64, device=profile.device)
+        task.problem, task.instance_seed, dtype=torch.float64, device=device)
     budget = int(task.budget or problem.budget)
     w0 = [problem.initial_point(t.init_seed).clone() for t in tasks]
     W0 = torch.stack(w0) if batch.batched else w0[0]
@@ -215,7 +216,7 @@ def _prepare(batch: SeedBatch) -> _Run:
     for t in tasks:
         certifier = Certifier(cert_problem, seed=t.run_seed)
         monitors.append(Monitor(cert_problem, certifier))
-        records.append(_new_record(t, problem, certifier, budget, len(tasks)))
+        records.append(_new_record(t, problem, certifier, budget, len(tasks), device))
     setup = RunSetup(dict(entry_ref(task.choice)), dict(task.choice.overrides), problem.family, W0,
                      torch_seed(task.run_seed, OPTIMIZER_STREAM), profile.threads)
     seeds = [t.run_seed for t in tasks] if batch.batched else task.run_seed
@@ -223,7 +224,8 @@ def _prepare(batch: SeedBatch) -> _Run:
     return _Run(batch, problem, monitors, oracle, records, setup)
 
 
-def _new_record(task: RunTask, problem, certifier: Certifier, budget: int, batch_size: int) -> RunRecord:
+def _new_record(task: RunTask, problem, certifier: Certifier, budget: int, batch_size: int,
+                device: str) -> RunRecord:
     profile, entry = task.profile, task.choice.entry
     return RunRecord(
         entry=task.choice.label, entry_name=entry.name, hparams=task.choice.hparams_for(problem.family),
@@ -235,8 +237,8 @@ def _new_record(task: RunTask, problem, certifier: Certifier, budget: int, batch
         saddle_value=problem.saddle.value, f_star=problem.f_star,
         escape_delta=problem.saddle.escape_delta,
         certificate={**certifier.describe(), "resolution": RESOLUTION},
-        hardware={**fingerprint(profile.device), "profile": profile.name, "dtype": profile.dtype,
-                  "threads": profile.threads},
+        hardware={**fingerprint(device), "profile": profile.name, "dtype": profile.dtype,
+                  "threads": profile.threads, "device": device},
         versions=versions(), sealed=task.sealed, harness_version=harness_version(),
         batch_size=batch_size,
         created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
