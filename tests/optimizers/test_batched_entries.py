@@ -91,3 +91,13 @@ def test_non_elementwise_entries_run_alone():
     assert not is_batched(task.choice)
     with pytest.raises(ValueError, match="does not run seeds as a batch"):
         SeedBatch((task, dataclasses.replace(task, run_seed=1, init_seed=1)))
+
+
+@pytest.mark.parametrize("name", ["adam", "amsgrad", "rmsprop", "adagrad", "momentum-annealing"])
+def test_adaptive_rows_at_larger_dimension(name):
+    """Adaptive entries use sqrt and division kernels with vectorized bodies and scalar tails: at
+    d = 100 and an odd number of rows a row's elements sit at other positions than alone."""
+    tasks = _tasks(name, "quad-saddle:medium", 1_500, (4, 1, 6, 2, 9))
+    batch = execute_batch(SeedBatch(tasks))
+    for task, row in zip(tasks, batch):
+        _same(row, execute_batch(SeedBatch((task,)))[0])
