@@ -13,32 +13,34 @@ Contract:
 
 1. **Row independence, bitwise.** Row i of a result depends on ``W[i]`` (``V[i]``,
    ``samples[i]``) only: not in any bit on the other rows, their number or their order. Plain
-   torch kernels do not give this for free. BLAS products sum in an order that depends on the
-   number of rows (measured here: an (M, K) @ (K, N) product gives row i different bits for
-   M = 8 and M = 256 at K = N = 1000, and for M = 8 and 13 in float32 with a transposed right
-   factor; ``bmm`` splits its batch over threads), and a few elementwise kernels
-   (``torch.sigmoid``, ``pow`` with exponents other than 2 and 3) compute the vectorized body
-   and the scalar tail of a tensor differently, so an element's bits depend on where it sits.
-   Hence the public methods pad the batch to at least :data:`MIN_ROWS` rows (by repeating row 0
-   and sample 0: real points, never zeros) and slice the result back, and the family hooks use
-   only the row-safe helpers of this module for products (:func:`rows_matmul`,
-   :func:`rows_bmm`), :func:`ipow` for integer powers and :func:`sigmoid`. Elementwise
-   arithmetic, ``exp``, ``log``, ``tanh``, ``logsumexp``, ``softmax`` and reductions along a
-   row were measured row-safe (1 and 2 threads, float64 and float32).
+   torch kernels do not give this (measured on the CPU build here, MKL and AVX512): a BLAS
+   product (M, K) @ (K, N) gives row i other bits for M = 8 than for M = 256 at K = N = 1000,
+   and for M = 8 than for M = 13 in float32 with a transposed right factor; ``bmm`` splits its
+   batch over threads; ``torch.sigmoid`` and ``pow`` (exponents other than 2 and 3) round the
+   vectorized body and the scalar tail of a tensor differently, so an element's bits depend on
+   its position. So the public methods hand a family's batched hook at least :data:`MIN_ROWS`
+   rows (padded by repeating row 0 and sample 0: real points, never zeros) and slice the result
+   back, and the hooks build products only with :func:`rows_matmul` (BLAS on blocks of exactly
+   BLOCK rows) and :func:`rows_bmm` (multiply and sum), integer powers with :func:`ipow` and the
+   logistic function with :func:`sigmoid`. Elementwise arithmetic, ``exp``, ``log``, ``tanh``,
+   ``logsumexp``, ``softmax`` and reductions along a row were measured row-safe (1 and 2
+   threads, float64 and float32); tests/problems/test_batched.py checks every family.
 2. **Speed.** Families override the protected hooks ``_loss_rows``, ``_grad_rows``,
    ``_loss_grad_rows``, ``_hvp_rows``, ``_sample_loss_grad_rows``, ``_sample_loss_rows``,
    ``_sample_hvp_rows`` with one batched computation for all rows. The defaults here loop over
-   the rows with the single-w methods (``torch.stack``): row-independent, but S Python calls.
-3. **Agreement.** Row i equals the single-w method at ``W[i]`` up to float64 rounding (the
-   batched code sums in another order); bitwise where the single path is elementwise in
-   correctly rounded operations only (reddi2d, quad-saddle without rotation, p = 10).
+   the rows with the single-w methods (``torch.stack``): row-independent by construction, so
+   they get the batch unpadded, but they cost S Python calls (``_loss_grad_rows`` and
+   ``_sample_loss_rows`` default to the other hooks).
+3. **Agreement.** Row i equals the single-w method at ``W[i]`` up to rounding (the batched
+   code sums in another order; tests use rtol = atol / scale = 1e-12 in float64); bitwise where
+   the single-w gradient is elementwise in correctly rounded operations (reddi2d, quad-saddle
+   without rotation and with p = 10).
 4. Results follow W's dtype and device and carry no autograd graph (inputs are detached).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import torch
 
@@ -119,13 +121,30 @@ def rows_bmm(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     return torch.cat([(A[i:i + step] * Bt[i:i + step]).sum(-1) for i in range(0, shape[0], step)])
 
 
+def rows_sum(X: torch.Tensor) -> torch.Tensor:
+    """``X.sum(-1)``, added up column by column for rows of at most 4 numbers (the reduction
+    kernel costs about 10 us on a (256, 2) tensor, an addition about 1 us)."""
+    n = X.shape[-1]
+    if not 0 < n <= 4:
+        return X.sum(-1)
+    out = X[..., 0]
+    for j in range(1, n):
+        out = out + X[..., j]
+    return out
+
+
 def rows_dot(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """Row-wise inner products (..., d) x (..., d) -> (...)."""
-    return (X * Y).sum(-1)
+    return rows_sum(X * Y)
 
 
 def _stack(values) -> torch.Tensor:
     return torch.stack(list(values))
+
+
+# defaults that call other hooks (a family overriding those gets a batched default)
+_COMPOSED = {"_loss_grad_rows": ("_loss_rows", "_grad_rows"),
+             "_sample_loss_rows": ("_sample_loss_grad_rows",)}
 
 
 class BatchedRows:
@@ -141,31 +160,31 @@ class BatchedRows:
     # ------------------------------------------------------------------ public
     def loss_rows(self, W: torch.Tensor) -> torch.Tensor:
         """f(W[i]) for every row: (S,)."""
-        return self._apply_rows(self._loss_rows, W)
+        return self._apply_rows("_loss_rows", W)
 
     def grad_rows(self, W: torch.Tensor) -> torch.Tensor:
         """grad f(W[i]) for every row: (S, d)."""
-        return self._apply_rows(self._grad_rows, W)
+        return self._apply_rows("_grad_rows", W)
 
     def loss_grad_rows(self, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(f(W[i]), grad f(W[i])) for every row: ((S,), (S, d))."""
-        return self._apply_rows(self._loss_grad_rows, W)
+        return self._apply_rows("_loss_grad_rows", W)
 
     def hvp_rows(self, W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
         """Hess f(W[i]) V[i] for every row (exact, full): (S, d)."""
-        return self._apply_rows(self._hvp_rows, W, V)
+        return self._apply_rows("_hvp_rows", W, V)
 
     def sample_loss_grad_rows(self, W: torch.Tensor, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(f_B(W[i]), grad f_B(W[i])) with B = samples[i] for every row: ((S,), (S, d))."""
-        return self._apply_rows(self._sample_loss_grad_rows, W, samples=samples)
+        return self._apply_rows("_sample_loss_grad_rows", W, samples=samples)
 
     def sample_loss_rows(self, W: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
         """f_B(W[i]) with B = samples[i] for every row: (S,)."""
-        return self._apply_rows(self._sample_loss_rows, W, samples=samples)
+        return self._apply_rows("_sample_loss_rows", W, samples=samples)
 
     def sample_hvp_rows(self, W: torch.Tensor, V: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
         """Hess f_B(W[i]) V[i] with B = samples[i] for every row: (S, d)."""
-        return self._apply_rows(self._sample_hvp_rows, W, V, samples)
+        return self._apply_rows("_sample_hvp_rows", W, V, samples)
 
     # ------------------------------------------------------------------ hooks (loop defaults)
     def _loss_rows(self, W):
@@ -191,22 +210,31 @@ class BatchedRows:
         return _stack(self.sample_hvp(w, v, s) for w, v, s in zip(W, V, samples))
 
     # ------------------------------------------------------------------ machinery
-    def _apply_rows(self, hook: Callable, W: torch.Tensor, V: torch.Tensor | None = None,
+    def _batched_hook(self, name: str) -> bool:
+        """Whether hook ``name`` runs a family's batched code (directly, or through the hooks a
+        default calls). Only the loop defaults are row-independent by construction: they get the
+        batch unpadded (padding would multiply their cost by up to MIN_ROWS)."""
+        if getattr(type(self), name) is not getattr(BatchedRows, name):
+            return True
+        return any(self._batched_hook(part) for part in _COMPOSED.get(name, ()))
+
+    def _apply_rows(self, name: str, W: torch.Tensor, V: torch.Tensor | None = None,
                     samples: torch.Tensor | None = None):
         if W.ndim != 2 or W.shape[1] != self.dim:
             raise ValueError(f"{self!r}: W must have shape (S, {self.dim}), got {tuple(W.shape)}")
         S = W.shape[0]
-        args = [pad_rows(W, MIN_ROWS)]
+        rows = MIN_ROWS if self._batched_hook(name) else 1
+        args = [pad_rows(W, rows)]
         if V is not None:
             if V.shape != W.shape:
                 raise ValueError(f"{self!r}: V must have W's shape {tuple(W.shape)}, got {tuple(V.shape)}")
-            args.append(pad_rows(V, MIN_ROWS))
+            args.append(pad_rows(V, rows))
         if samples is not None:
             if samples.ndim < 1 or samples.shape[0] != S:
                 raise ValueError(f"{self!r}: samples must have S = {S} rows (one call's sample per "
                                  f"row), got shape {tuple(samples.shape)}")
-            args.append(pad_rows(samples, MIN_ROWS))
-        out = hook(*args)
+            args.append(pad_rows(samples, rows))
+        out = getattr(self, name)(*args)
         if isinstance(out, tuple):
             return tuple(o[:S].detach().to(device=W.device, dtype=W.dtype) for o in out)
         return out[:S].detach().to(device=W.device, dtype=W.dtype)

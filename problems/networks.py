@@ -202,8 +202,9 @@ class DeepLinear(Problem):
         return torch.func.jvp(lambda u: self._sample_grad(u, sample), (w,), (v,))[1]
 
     # batched rows (problems/batch.py): per-row weight matrices multiplied by rows_bmm, the shared
-    # Sxx through rows_matmul; identity factors are skipped; HVPs are torch.func.jvp of the
-    # batched closed-form gradient, as in the single-w path.
+    # Sxx through rows_matmul. The gradient is backpropagation through the chain (O(N) products,
+    # not the single-w path's product per layer; a sample's G = r^T x/b is kept as its factors);
+    # HVPs are torch.func.jvp of the batched gradient, as in the single-w path.
     def _mats_rows(self, W):
         out, i = [], 0
         for a, b in self.shapes:
@@ -212,35 +213,28 @@ class DeepLinear(Problem):
         return out
 
     @staticmethod
-    def _product_rows(mats):
-        """mats[-1] @ ... @ mats[0] per row; None (the identity) for an empty list."""
-        if not mats:
-            return None
-        out = mats[0]
-        for m in mats[1:]:
-            out = rows_bmm(m, out)
-        return out
-
-    def _grad_from_G_rows(self, mats, G):
-        grads = []
-        for l in range(self.N):
-            left, right = self._product_rows(mats[l + 1:]), self._product_rows(mats[:l])
-            M = G if left is None else rows_bmm(left.transpose(1, 2), G)
-            if right is not None:
-                M = rows_bmm(M, right.transpose(1, 2))
-            grads.append(M.reshape(G.shape[0], -1))
-        return torch.cat(grads, dim=1)
+    def _rights_rows(mats):
+        """[W_{l-1} .. W_1 for l = 1..N+1]: None (the identity) first, the product P last."""
+        rights = [None]
+        for m in mats:
+            rights.append(m if rights[-1] is None else rows_bmm(m, rights[-1]))
+        return rights
 
     def _exact_rows(self, W):
         mats = self._mats_rows(W)
-        P = self._product_rows(mats)
+        rights = self._rights_rows(mats)
+        P = rights[-1]
         PS = rows_matmul(P, self.Sxx)
         loss = 0.5 * (PS * P).sum(dim=(1, 2)) - (P * self.C_hat).sum(dim=(1, 2)) + 0.5 * self._yy
-        return loss, self._grad_from_G_rows(mats, PS - self.C_hat)
+        grads, B = [], PS - self.C_hat  # B = (W_N .. W_{l+1})^T G, from l = N down
+        for l in reversed(range(self.N)):
+            grads.append(B if rights[l] is None else rows_bmm(B, rights[l].transpose(1, 2)))
+            if l:
+                B = rows_bmm(mats[l].transpose(1, 2), B)
+        return loss, torch.cat([g.reshape(W.shape[0], -1) for g in reversed(grads)], dim=1)
 
     def _loss_rows(self, W):
-        mats = self._mats_rows(W)
-        P = self._product_rows(mats)
+        P = self._rights_rows(self._mats_rows(W))[-1]
         return (0.5 * (rows_matmul(P, self.Sxx) * P).sum(dim=(1, 2))
                 - (P * self.C_hat).sum(dim=(1, 2)) + 0.5 * self._yy)
 
@@ -255,10 +249,18 @@ class DeepLinear(Problem):
 
     def _sample_rows(self, W, samples):
         mats = self._mats_rows(W)
-        x, y = self.X[samples], self.Y[samples]  # (S, batch, d)
-        r = rows_bmm(x, self._product_rows(mats).transpose(1, 2)) - y
-        G = rows_bmm(r.transpose(1, 2), x) / samples.shape[1]
-        return 0.5 * (r * r).sum(dim=(1, 2)) / samples.shape[1], self._grad_from_G_rows(mats, G)
+        b = samples.shape[1]
+        acts = [self.X[samples]]  # (S, batch, d): x, then W_1 x, W_2 W_1 x, ...
+        for m in mats:
+            acts.append(rows_bmm(acts[-1], m.transpose(1, 2)))
+        r = acts[-1] - self.Y[samples]
+        grads, back = [], r  # back = r (W_N .. W_{l+1}), from l = N down
+        for l in reversed(range(self.N)):
+            grads.append(rows_bmm(back.transpose(1, 2), acts[l]) / b)
+            if l:
+                back = rows_bmm(back, mats[l])
+        g = torch.cat([g.reshape(W.shape[0], -1) for g in reversed(grads)], dim=1)
+        return 0.5 * (r * r).sum(dim=(1, 2)) / b, g
 
     def _sample_loss_grad_rows(self, W, samples):
         return self._sample_rows(W, samples)

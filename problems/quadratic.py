@@ -14,7 +14,7 @@ from scipy.optimize import brentq
 
 from .base import (INSTANCE_STREAM, Option, Problem, Saddle, draw_indices, draw_normal,
                    haar_orthogonal, rng)
-from .batch import ipow, rows_matmul
+from .batch import ipow, rows_matmul, rows_sum
 from .registry import register
 
 
@@ -140,9 +140,9 @@ class Reddi2D(Problem):
         return self.hvp(w, v)  # the Hessian is the same for every i
 
     # batched rows (problems/batch.py): elementwise, so gradients and HVPs are bitwise the
-    # single-w ones; losses sum in another order (b_mean @ w is a row sum here)
+    # single-w ones; losses add up in another order
     def _rows_loss(self, W, W9, b):
-        return 0.5 * (self.h * W * W).sum(1) + (b * W).sum(1) + (W9 * W).sum(1)
+        return rows_sum((0.5 * self.h * W + b + W9) * W)
 
     def _loss_rows(self, W):
         return self._rows_loss(W, _pow9(W), self.b_mean)
@@ -158,7 +158,10 @@ class Reddi2D(Problem):
         return self.hvp(W, V)  # elementwise
 
     def _sample_loss_grad_rows(self, W, samples):
-        b = self.b[samples].mean(dim=1)  # (S, batch, 2) -> (S, 2)
+        if samples.shape[1] == 1:  # one index per call: the mean of one row is that row
+            b = self.b.index_select(0, samples.view(-1))
+        else:
+            b = self.b[samples].mean(dim=1)  # (S, batch, 2) -> (S, 2)
         W9 = _pow9(W)
         return self._rows_loss(W, W9, b), self.h * W + b + 10 * W9
 
@@ -347,42 +350,40 @@ class QuadSaddle(Problem):
     def sample_hvp(self, w, v, sample):
         return self.hvp(w, v)  # the noise is linear in w: every sample has the same Hessian
 
-    # batched rows (problems/batch.py): u = Q^T w is the row product W Q (rows_matmul); powers
-    # by multiplication (ipow). Without rotation and with p = 10 gradients are bitwise the single-w
-    # ones; the HVP's u**(p-2) is torch.pow there, so it agrees to rounding only.
+    # batched rows (problems/batch.py): u = Q^T w is the row product W Q (rows_matmul), powers
+    # by multiplication (ipow), and the noise is added in u (n_u = D^1/2 zeta, n_u . u = noise . w).
+    # Without rotation and with p = 10 the gradients are bitwise the single-w ones; losses add up
+    # in another order, and the HVP's u**(p-2) is torch.pow in the single-w path.
     def _to_u_rows(self, W):
         return W if self.Q is None else rows_matmul(W, self.Q)
 
     def _from_u_rows(self, U):
         return U if self.Q is None else rows_matmul(U, self.Q.T)
 
-    def _pow_rows(self, U):
-        if self.p == 10:
-            up1 = _pow9(U)
-        else:
-            up1 = ipow(U, self.p - 1)
-        return up1, up1 * U
+    def _up1_rows(self, U):
+        return _pow9(U) if self.p == 10 else ipow(U, self.p - 1)
 
-    def _noise_rows(self, samples):
-        if self.n is not None:
-            zeta = self.zeta[samples].mean(dim=1)  # (S, batch, d) -> (S, d)
-        else:
+    def _noise_u_rows(self, samples):
+        if self.n is None:
             zeta = samples if self.batch_size == 1 else samples / math.sqrt(self.batch_size)
-        return self._from_u_rows(self.noise_std * zeta)
+        elif samples.shape[1] == 1:  # one index per call: the mean of one row is that row
+            zeta = self.zeta.index_select(0, samples.view(-1))
+        else:
+            zeta = self.zeta[samples].mean(dim=1)  # (S, batch, d) -> (S, d)
+        return self.noise_std * zeta
 
     def _loss_rows(self, W):
         U = self._to_u_rows(W)
-        return 0.5 * (self.lam * U * U).sum(1) + self._pow_rows(U)[1].sum(1)
+        return rows_sum((0.5 * self.lam * U + self._up1_rows(U)) * U)
 
     def _grad_rows(self, W):
         U = self._to_u_rows(W)
-        return self._from_u_rows(self.lam * U + self.p * self._pow_rows(U)[0])
+        return self._from_u_rows(self.lam * U + self.p * self._up1_rows(U))
 
     def _loss_grad_rows(self, W):
         U = self._to_u_rows(W)
-        up1, up = self._pow_rows(U)
-        return (0.5 * (self.lam * U * U).sum(1) + up.sum(1),
-                self._from_u_rows(self.lam * U + self.p * up1))
+        up1 = self._up1_rows(U)
+        return rows_sum((0.5 * self.lam * U + up1) * U), self._from_u_rows(self.lam * U + self.p * up1)
 
     def _hvp_rows(self, W, V):
         U = self._to_u_rows(W)
@@ -391,10 +392,10 @@ class QuadSaddle(Problem):
 
     def _sample_loss_grad_rows(self, W, samples):
         U = self._to_u_rows(W)
-        up1, up = self._pow_rows(U)
-        noise = self._noise_rows(samples)
-        loss = 0.5 * (self.lam * U * U).sum(1) + up.sum(1) + (noise * W).sum(1)
-        return loss, self._from_u_rows(self.lam * U + self.p * up1) + noise
+        up1 = self._up1_rows(U)
+        noise = self._noise_u_rows(samples)
+        loss = rows_sum((0.5 * self.lam * U + up1 + noise) * U)
+        return loss, self._from_u_rows(self.lam * U + self.p * up1 + noise)
 
     def _sample_hvp_rows(self, W, V, samples):
         return self._hvp_rows(W, V)  # the noise is linear in w

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from problems import families, make_problem
-from problems.batch import MIN_ROWS, BatchedRows
+from problems.batch import MIN_ROWS, BatchedRows, ipow, rows_bmm, rows_matmul, sigmoid
 
 SMALLEST = sorted(f"{name}:{next(iter(cls.sizes))}" for name, cls in families().items())
 # options and sizes that take another code path: rotation (small: broadcast products; medium:
@@ -201,3 +201,96 @@ def test_families_override_the_loop_hooks(family):
     for hook in LOOP_HOOKS:
         overridden = getattr(cls, hook) is not getattr(BatchedRows, hook)
         assert overridden != (hook in LOOPED.get(family, ())), f"{family}.{hook}"
+
+
+# ---------------------------------------------------------------------------- row-safe helpers
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+def _check_row_independent(fn, X, sizes=(8, 13, 64), checked=16):
+    """fn(X[:M])[i] == fn(X[i:i+1])[0] bitwise for the first ``checked`` rows i, in batches of
+    M rows and in the whole batch shuffled."""
+    ref = torch.cat([fn(X[i:i + 1]) for i in range(checked)])
+    for M in sizes:
+        n = min(M, checked)
+        assert torch.equal(fn(X[:M])[:n], ref[:n]), f"batch of {M}"
+    perm = torch.randperm(len(X), generator=torch.Generator().manual_seed(0))
+    out = fn(X[perm])
+    pos = [j for j, i in enumerate(perm.tolist()) if i < checked]
+    assert torch.equal(out[pos], ref[perm[pos]]), "shuffled batch"
+
+
+# Shapes where a plain BLAS product was measured to give a row other bits in a larger batch
+# (float64 at K = N = 1000 from 256 rows; float32 with a transposed right factor from 13 rows).
+MATMUL_CASES = [(torch.float64, 2, 2, False), (torch.float64, 10, 200, False),
+                (torch.float64, 1000, 1000, False), (torch.float32, 10, 10, True),
+                (torch.float32, 200, 10, True), (torch.float32, 2000, 100, True)]
+MATMUL_IDS = [f"{'f64' if c[0] == torch.float64 else 'f32'}-{c[1]}x{c[2]}{'-T' if c[3] else ''}"
+              for c in MATMUL_CASES]
+
+
+@pytest.mark.parametrize("dtype,K,N,transposed", MATMUL_CASES, ids=MATMUL_IDS)
+def test_rows_matmul_is_row_independent(threads, dtype, K, N, transposed):
+    gen = torch.Generator().manual_seed(K * N)
+    rows = 260 if K * N >= 10 ** 6 else 100
+    X = torch.randn(rows, K, generator=gen, dtype=torch.float64).to(dtype)
+    B = torch.randn(N, K, generator=gen, dtype=torch.float64).to(dtype).T if transposed else \
+        torch.randn(K, N, generator=gen, dtype=torch.float64).to(dtype)
+    sizes = (8, 13, 64, 260) if rows == 260 else (8, 13, 64)
+    _check_row_independent(lambda x: rows_matmul(x, B), X, sizes)
+    torch.testing.assert_close(rows_matmul(X, B), X @ B, rtol=TOL[dtype] * K, atol=TOL[dtype] * K)
+
+
+# (8, 1797) @ (1797, 10) per row: torch.matmul gives a row other bits in a batch of 2 or more
+# rows than alone, in float64 with 2 threads (measured).
+@pytest.mark.parametrize("a,k,c", [(5, 7, 3), (8, 1797, 10)])
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES)
+def test_rows_bmm_is_row_independent(threads, dtype, a, k, c):
+    gen = torch.Generator().manual_seed(3)
+    rows = 100 if k < 100 else 24
+    A = torch.randn(rows, a, k, generator=gen, dtype=torch.float64).to(dtype)
+    B = torch.randn(rows, k, c, generator=gen, dtype=torch.float64).to(dtype)
+    AB = torch.cat([A.reshape(rows, -1), B.reshape(rows, -1)], dim=1)
+    _check_row_independent(lambda x: rows_bmm(x[:, :a * k].reshape(-1, a, k),
+                                              x[:, a * k:].reshape(-1, k, c)), AB, sizes=(2, 8, 13, rows))
+    torch.testing.assert_close(rows_bmm(A, B), A @ B, rtol=TOL[dtype] * k, atol=TOL[dtype] * k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES)
+def test_ipow_and_sigmoid_are_row_independent(threads, dtype):
+    gen = torch.Generator().manual_seed(3)
+    for width in (1, 5, 13):  # one column: torch.pow and torch.sigmoid get this wrong from 16 rows
+        X = 2 * torch.randn(100, width, generator=gen, dtype=torch.float64).to(dtype)
+        for k in (2, 4, 8, 9):
+            _check_row_independent(lambda x: ipow(x, k), X)
+            torch.testing.assert_close(ipow(X, k), X ** k, rtol=TOL[dtype] * 10, atol=0.0)
+        _check_row_independent(sigmoid, X)
+        torch.testing.assert_close(sigmoid(X), torch.sigmoid(X), rtol=TOL[dtype], atol=TOL[dtype])
+
+
+# Families whose single-w gradient (and HVP) is elementwise in correctly rounded operations:
+# the batched rows are bitwise the single-w results there (losses add up in another order).
+BITWISE = {"reddi2d:canonical": ("grad", "sample_grad", "hvp", "sample_hvp"),
+           "quad-saddle:small": ("grad", "sample_grad"),
+           "quad-saddle:small[n=50]": ("grad", "sample_grad"),
+           "quad-saddle:small[batch=3,noise=iso]": ("grad", "sample_grad")}
+
+
+@pytest.mark.parametrize("problem_id", BITWISE)
+def test_elementwise_families_are_bitwise_the_single_w_methods(problem_id):
+    p = _problem(problem_id, torch.float64)
+    W, V, samples = _inputs(problem_id, torch.float64)
+    W, V, samples = W[:ROWS], V[:ROWS], samples[:ROWS]
+    got = {"grad": p.grad_rows(W), "sample_grad": p.sample_loss_grad_rows(W, samples)[1],
+           "hvp": p.hvp_rows(W, V), "sample_hvp": p.sample_hvp_rows(W, V, samples)}
+    want = {"grad": [p.grad(w) for w in W],
+            "sample_grad": [p.sample_loss_grad(w, s)[1] for w, s in zip(W, samples)],
+            "hvp": [p.hvp(w, v) for w, v in zip(W, V)],
+            "sample_hvp": [p.sample_hvp(w, v, s) for w, v, s in zip(W, V, samples)]}
+    for name in BITWISE[problem_id]:
+        assert torch.equal(got[name], torch.stack(want[name])), name
