@@ -150,9 +150,10 @@ _COMPOSED = {"_loss_grad_rows": ("_loss_rows", "_grad_rows"),
 class BatchedRows:
     """The ``*_rows`` methods of :class:`~problems.base.Problem` (contract: module docstring).
 
-    Public methods validate shapes, pad the batch to :data:`MIN_ROWS` rows, call the protected
-    hook and slice the result back to S rows; families override the hooks, never the public
-    methods. Hooks receive contiguous, detached tensors with R >= MIN_ROWS rows and return R rows.
+    Public methods validate shapes, call the protected hook and slice its result back to S rows;
+    families override the hooks, never the public methods. A family's hook receives contiguous,
+    detached tensors with R >= MIN_ROWS rows (the batch padded with row 0 and sample 0) and
+    returns R rows; the loop defaults receive the batch unpadded.
     """
 
     dim: int
@@ -174,7 +175,8 @@ class BatchedRows:
         """Hess f(W[i]) V[i] for every row (exact, full): (S, d)."""
         return self._apply_rows("_hvp_rows", W, V)
 
-    def sample_loss_grad_rows(self, W: torch.Tensor, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_loss_grad_rows(self, W: torch.Tensor,
+                              samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(f_B(W[i]), grad f_B(W[i])) with B = samples[i] for every row: ((S,), (S, d))."""
         return self._apply_rows("_sample_loss_grad_rows", W, samples=samples)
 

@@ -2,7 +2,8 @@
 ``sample_loss_grad``, at d = 2 (reddi2d:canonical, the 2-D quadratic saddle) and d = 100
 (quad-saddle:medium), float64, one thread.
 
-Run with timings:  python -m pytest tests/benchmarks/test_batched_problems.py --benchmark-enable --benchmark-only
+Run with timings:
+    python -m pytest tests/benchmarks/test_batched_problems.py --benchmark-enable --benchmark-only
 (under the default --benchmark-disable each benchmark runs once, as a test).
 """
 
