@@ -131,3 +131,24 @@ def escape_curves(by_entry: Mapping[str, Sequence[RunRecord]], path: pathlib.Pat
     fig.tight_layout()
     fig.savefig(path, **_SAVE)
     plt.close(fig)
+
+
+def throughput_curves(series: Mapping[tuple[str, int], Sequence[tuple[float, float]]],
+                      path: pathlib.Path, title: str, colors: Mapping[str, tuple]) -> None:
+    """Sample gradients per second against d (log-log): one line per (entry, S), the entry's
+    color, one line style per S."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    batch_sizes = sorted({s for _, s in series})
+    for (entry, rows), pts in sorted(series.items()):
+        x, y = zip(*sorted(pts))
+        ax.plot(x, y, marker="o", ms=3.5, lw=1.6, color=colors.get(entry),
+                ls=_DASHES[batch_sizes.index(rows) % len(_DASHES)], label=f"{entry}, S={rows}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("d (parameters per run)")
+    ax.set_ylabel("sample gradients / s")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.savefig(path, **_SAVE)
+    plt.close(fig)

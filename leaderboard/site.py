@@ -2,7 +2,7 @@
 
 Our own step writes every page first (no mkdocs plugin of ours), into a build folder
 (default ``build/site-src``): the hand-written pages of ``docs/`` are copied in, the generated
-pages (home ranking, one page per problem family, one per entry, hardware) and the plots are
+pages (home ranking, one page per problem family, one per entry, hardware, throughput) and the plots are
 written beside them, and ``leaderboard/mkdocs.yml`` is completed with ``docs_dir``, ``site_dir``
 and ``nav``. Everything comes from the records found: a new entry's records add its row and
 page with no other edit.
@@ -95,8 +95,10 @@ def _describe(problem_id: str) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------------------- site
 class SiteWriter:
-    def __init__(self, records: list[RunRecord], src: pathlib.Path):
+    def __init__(self, records: list[RunRecord], src: pathlib.Path,
+                 throughput: list[dict[str, Any]] | None = None):
         self.records = latest(records)
+        self.throughput = throughput or []  # `bench throughput` records (plain dicts)
         self.src = src
         self.docs = src / "docs"
         self.plots = self.docs / "assets" / "plots"
@@ -151,9 +153,11 @@ class SiteWriter:
         family_pages = [self.write_family(f) for f in self.families]
         entry_pages = [self.write_entry(e) for e in self.entries]
         self.write_hardware()
+        self.write_throughput()
         first = [p for p in ("methodology.md", "submitting.md") if p in hand]
         rest = [p for p in hand if p not in first]
-        self.nav = [{"Leaderboard": "index.md"}, *first, *rest, {"Hardware": "hardware.md"}]
+        self.nav = [{"Leaderboard": "index.md"}, *first, *rest, {"Hardware": "hardware.md"},
+                    {"Throughput": "throughput.md"}]
         if family_pages:
             self.nav.append({"Problems": family_pages})
         if entry_pages:
@@ -367,6 +371,14 @@ class SiteWriter:
         parts.append(md_table(["id"] + keys + ["profiles", "suites", "entries"], rows) if rows else "_None yet._\n")
         self.write("hardware.md", "\n".join(parts))
 
+    def write_throughput(self) -> None:
+        from leaderboard import throughput_page
+
+        names = sorted({r["entry"] for r in self.throughput})
+        colors = {**self.plots_mod.entry_colors(names), **self.colors}
+        self.write("throughput.md", throughput_page.page(self.throughput, self.plots,
+                                                         self.plots_mod, colors))
+
     # ------------------------------------------------------------------ config
     def write_config(self, site_dir: pathlib.Path) -> pathlib.Path:
         import yaml
@@ -396,8 +408,12 @@ class BuildError(RuntimeError):
 
 def build_site(results: str | pathlib.Path = DEFAULT_RESULTS, out: str | pathlib.Path = "site",
                src: str | pathlib.Path | None = None, *, strict: bool = True,
-               records: list[RunRecord] | None = None) -> BuildResult:
-    """Write the pages into ``src`` (default ``build/site-src``) and build the site into ``out``."""
+               records: list[RunRecord] | None = None,
+               throughput: list[dict[str, Any]] | None = None) -> BuildResult:
+    """Write the pages into ``src`` (default ``build/site-src``) and build the site into ``out``.
+
+    ``throughput``: the `bench throughput` records of the Throughput page; by default those
+    under ``results`` and the archive (``leaderboard/results/throughput/``)."""
     t0 = time.perf_counter()
     out = pathlib.Path(out)
     src = pathlib.Path(src) if src is not None else pathlib.Path("build") / "site-src"
@@ -407,7 +423,11 @@ def build_site(results: str | pathlib.Path = DEFAULT_RESULTS, out: str | pathlib
     if refused:
         print(f"leaderboard: left out {refused} unsealed record(s) (in-process runs, or made "
               f"before runs were sealed); re-run them with `bench run`", file=sys.stderr)
-    writer = SiteWriter(records, src)
+    if throughput is None:
+        from bench.throughput import read_records
+
+        throughput = read_records([results, DEFAULT_RESULTS])
+    writer = SiteWriter(records, src, throughput)
     writer.run()
     cfg = writer.write_config(out)
     # no -q: mkdocs counts warnings for --strict only when they are logged

@@ -210,6 +210,8 @@ class QuadSaddle(Problem):
         "large": {"d": 1000, "k": 10, "budget": 2_000_000},
         "xl": {"d": 10_000, "k": 10, "budget": 2_000_000},
         "xxl": {"d": 100_000, "k": 10, "budget": 2_000_000},
+        "1e6": {"d": 1_000_000, "k": 10, "budget": 2_000_000},  # throughput sizes (diagonal only)
+        "1e7": {"d": 10_000_000, "k": 10, "budget": 2_000_000},
     }
     options = {
         "noise": Option(str, "aniso", choices=tuple(NOISE_PRESETS), help=(
