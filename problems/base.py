@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import torch
 
-from .batch import MIN_ROWS, BatchedRows  # noqa: F401  (MIN_ROWS re-exported)
+from .batch import BatchedRows
 
 # Stream ids for numpy.random.SeedSequence([seed, STREAM]) (SPEC.md 0.4).
 INSTANCE_STREAM = 0

@@ -18,19 +18,18 @@ Contract:
    and for M = 8 than for M = 13 in float32 with a transposed right factor; ``bmm`` splits its
    batch over threads; ``torch.sigmoid`` and ``pow`` (exponents other than 2 and 3) round the
    vectorized body and the scalar tail of a tensor differently, so an element's bits depend on
-   its position. So the public methods hand a family's batched hook at least :data:`MIN_ROWS`
-   rows (padded by repeating row 0 and sample 0: real points, never zeros) and slice the result
-   back, and the hooks build products only with :func:`rows_matmul` (BLAS on blocks of exactly
+   its position. So the hooks build products only with :func:`rows_matmul` (BLAS on blocks of exactly
    BLOCK rows) and :func:`rows_bmm` (multiply and sum), integer powers with :func:`ipow` and the
    logistic function with :func:`sigmoid`. Elementwise arithmetic, ``exp``, ``log``, ``tanh``,
    ``logsumexp``, ``softmax`` and reductions along a row were measured row-safe (1 and 2
-   threads, float64 and float32); tests/problems/test_batched.py checks every family.
+   threads, float64 and float32); tests/problems/test_batched.py checks every family at
+   S = 1, 3, 8, 13 and a shuffled 37. (Padding every batch to 8 rows is not needed on top: the
+   helpers block their own products, and the tests pass at S = 1.)
 2. **Speed.** Families override the protected hooks ``_loss_rows``, ``_grad_rows``,
    ``_loss_grad_rows``, ``_hvp_rows``, ``_sample_loss_grad_rows``, ``_sample_loss_rows``,
    ``_sample_hvp_rows`` with one batched computation for all rows. The defaults here loop over
-   the rows with the single-w methods (``torch.stack``): row-independent by construction, so
-   they get the batch unpadded, but they cost S Python calls (``_loss_grad_rows`` and
-   ``_sample_loss_rows`` default to the other hooks).
+   the rows with the single-w methods (``torch.stack``): row-independent by construction, but
+   S Python calls (``_loss_grad_rows`` and ``_sample_loss_rows`` default to the other hooks).
 3. **Agreement.** Row i equals the single-w method at ``W[i]`` up to rounding (the batched
    code sums in another order; tests use rtol = atol / scale = 1e-12 in float64); bitwise where
    the single-w gradient is elementwise in correctly rounded operations (reddi2d, quad-saddle
@@ -44,22 +43,9 @@ import math
 
 import torch
 
-MIN_ROWS = 8  # the public *_rows methods never hand a hook fewer rows than this
 BLOCK = 8  # rows per BLAS call in rows_matmul: every row goes through an (8, K) @ (K, N) product
 BCAST_MAX = 512  # K * N at or below which rows_matmul multiplies and sums instead of calling BLAS
 BCAST_CHUNK = 1 << 22  # elements of the broadcast product materialized at once
-
-
-def pad_rows(x: torch.Tensor, rows: int) -> torch.Tensor:
-    """``x`` detached and contiguous, with at least ``rows`` rows: row 0 repeated at the end
-    (zeros when ``x`` has no rows)."""
-    x = x.detach()
-    n = x.shape[0]
-    if n >= rows:
-        return x.contiguous()
-    if n == 0:
-        return x.new_zeros((rows, *x.shape[1:]))
-    return torch.cat([x, x[:1].expand(rows - n, *x.shape[1:])])
 
 
 def ipow(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -152,8 +138,7 @@ class BatchedRows:
 
     Public methods validate shapes, call the protected hook and slice its result back to S rows;
     families override the hooks, never the public methods. A family's hook receives contiguous,
-    detached tensors with R >= MIN_ROWS rows (the batch padded with row 0 and sample 0) and
-    returns R rows; the loop defaults receive the batch unpadded.
+    detached tensors with the batch's R rows and returns R rows.
     """
 
     dim: int
@@ -212,30 +197,21 @@ class BatchedRows:
         return _stack(self.sample_hvp(w, v, s) for w, v, s in zip(W, V, samples))
 
     # ------------------------------------------------------------------ machinery
-    def _batched_hook(self, name: str) -> bool:
-        """Whether hook ``name`` runs a family's batched code (directly, or through the hooks a
-        default calls). Only the loop defaults are row-independent by construction: they get the
-        batch unpadded (padding would multiply their cost by up to MIN_ROWS)."""
-        if getattr(type(self), name) is not getattr(BatchedRows, name):
-            return True
-        return any(self._batched_hook(part) for part in _COMPOSED.get(name, ()))
-
     def _apply_rows(self, name: str, W: torch.Tensor, V: torch.Tensor | None = None,
                     samples: torch.Tensor | None = None):
         if W.ndim != 2 or W.shape[1] != self.dim:
             raise ValueError(f"{self!r}: W must have shape (S, {self.dim}), got {tuple(W.shape)}")
         S = W.shape[0]
-        rows = MIN_ROWS if self._batched_hook(name) else 1
-        args = [pad_rows(W, rows)]
+        args = [W.detach().contiguous()]
         if V is not None:
             if V.shape != W.shape:
                 raise ValueError(f"{self!r}: V must have W's shape {tuple(W.shape)}, got {tuple(V.shape)}")
-            args.append(pad_rows(V, rows))
+            args.append(V.detach().contiguous())
         if samples is not None:
             if samples.ndim < 1 or samples.shape[0] != S:
                 raise ValueError(f"{self!r}: samples must have S = {S} rows (one call's sample per "
                                  f"row), got shape {tuple(samples.shape)}")
-            args.append(pad_rows(samples, rows))
+            args.append(samples.detach().contiguous())
         out = getattr(self, name)(*args)
         if isinstance(out, tuple):
             return tuple(o[:S].detach().to(device=W.device, dtype=W.dtype) for o in out)

@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from problems import families, make_problem
-from problems.batch import MIN_ROWS, BatchedRows, ipow, rows_bmm, rows_matmul, sigmoid
+from problems.batch import BatchedRows, ipow, rows_bmm, rows_matmul, sigmoid
 
 SMALLEST = sorted(f"{name}:{next(iter(cls.sizes))}" for name, cls in families().items())
 # options and sizes that take another code path: rotation (small: broadcast products; medium:
@@ -155,27 +155,6 @@ def test_sample_rows_use_their_own_sample():
     out = p.sample_loss_grad_rows(W, changed)[1]
     assert not torch.equal(out[2], base[2])
     assert torch.equal(out[[0, 1, 3, 4]], base[[0, 1, 3, 4]])
-
-
-def test_hooks_get_padded_batches():
-    """The public methods hand the hooks at least MIN_ROWS rows, padding with row 0 and sample 0."""
-    p = make_problem("quad-saddle:small[n=50,batch=3]", 0)  # its own instance: the spy below
-    W, V, samples = _inputs("quad-saddle:small[n=50,batch=3]", torch.float64)
-    samples = samples[:3]
-    seen = {}
-    hook = p._sample_hvp_rows
-
-    def spy(W_, V_, s_):
-        seen.update(W=W_, V=V_, s=s_)
-        return hook(W_, V_, s_)
-
-    p._sample_hvp_rows = spy
-    out = p.sample_hvp_rows(W[:3], V[:3], samples)
-    assert out.shape == (3, p.dim)
-    assert seen["W"].shape == (MIN_ROWS, p.dim) and seen["s"].shape[0] == MIN_ROWS
-    assert torch.equal(seen["W"][:3], W[:3]) and torch.equal(seen["V"][:3], V[:3])
-    assert all(torch.equal(seen["W"][k], W[0]) and torch.equal(seen["V"][k], V[0])
-               and torch.equal(seen["s"][k], samples[0]) for k in range(3, MIN_ROWS))
 
 
 def test_loop_defaults_get_the_batch_unpadded():
