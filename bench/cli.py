@@ -462,6 +462,7 @@ def _main(argv: list[str] | None) -> int:
         return 2
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
+    from bench.dask_executor import ExecutorError
     from bench.entries import EntryError
     from bench.profiles import ProfileError
     from bench.store import StoreError
@@ -470,7 +471,7 @@ def _main(argv: list[str] | None) -> int:
     from problems import UnknownProblemError
 
     user_errors = (CLIError, EntryError, ProfileError, StoreError, SpecError, UnknownSuiteError,
-                   UnknownProblemError)
+                   UnknownProblemError, ExecutorError)
     try:
         with warnings.catch_warnings():
             # the harness's own warnings every time they happen; no global filter change, so
