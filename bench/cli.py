@@ -401,6 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--entry")
     show.set_defaults(func=cmd_show)
 
+    from bench.throughput import add_command as add_throughput
+
+    add_throughput(sub)  # adds `bench throughput`
+
     try:
         from leaderboard.cli import add_commands
     except ImportError:

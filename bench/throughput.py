@@ -247,8 +247,10 @@ def measure_all(entries, pids: list[str], rows_list: list[int], *, profile, devi
     from bench import throughput_measure as tm
     from bench.profiles import versions
     from bench.provenance import harness_version
+    from bench.sandbox import tune_malloc
     from problems import make_problem
 
+    tune_malloc()  # as in every harness process: freed vectors are reused, not fresh pages
     dtype = profile.torch_dtype()
     itemsize = torch.empty((), dtype=dtype).element_size()
     timer = timer or tm.timer_for(device)
