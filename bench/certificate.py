@@ -29,7 +29,10 @@ is invariant, theta_1 is an eigenvalue; it is lambda_min almost surely for a ran
 Routes
 ------
 * ``dense`` (dim <= ``dense_max_dim``): the Hessian, then ``torch.linalg.eigvalsh``; exact (to
-  float64 rounding). Certified iff gate and lambda_min >= -eps_h.
+  float64 rounding). Certified iff gate and lambda_min >= -eps_h. A batch of runs may first
+  probe (:mod:`bench.monitor`): the Rayleigh quotient v^T H v of the previous check's unit
+  eigenvector v is >= lambda_min, so v^T H v < -eps_h proves "not certified" with one HVP
+  (reason ``"negative"``, no lambda_min logged); anything else goes to eigvalsh.
 * ``lanczos`` (larger dim): symmetric Lanczos with full re-orthogonalization on exact HVPs, from a
   start vector **uniform on the unit sphere** (a normalized Gaussian from the certifier's seeded
   generator; the Kuczynski-Wozniakowski bound needs it, so no warm start enters the proof). A short
@@ -354,6 +357,12 @@ class Certifier:
     def grad_norm(self, w: torch.Tensor) -> float:
         return float(self.problem.grad(self._as_point(w)).norm())
 
+    @property
+    def warm_vector(self) -> torch.Tensor | None:
+        """The unit eigenvector (dense) or Ritz vector (Lanczos) of lambda_min at the previous
+        check that found one, else None."""
+        return self._warm
+
     def declared_smoothness(self) -> float | None:
         val = getattr(self.problem, "smoothness", None)
         return None if val is None else float(val)
@@ -396,6 +405,8 @@ class Certifier:
         if not math.isfinite(g) or (not gate and not always_eigen):
             return Certificate(g, None, False, "gate", outcome="not_certified", reason="gate")
         res = eigen if eigen is not None and self.method == "dense" else self.eigen(w)
+        if self.method == "dense" and res.reason == "dense":
+            self._warm = res.vector  # what the next probe starts from
         self.total_hvps += res.iterations
         if gate and self.method == "lanczos":
             self.probabilistic_checks += 1
@@ -411,7 +422,8 @@ class Certifier:
         reason = res.reason
         if not gate:
             outcome, reason = "not_certified", "gate"
-        return Certificate(g, res.theta if math.isfinite(res.theta) else None, outcome == "certified",
+        exact_or_ritz = math.isfinite(res.theta) and not (self.method == "dense" and reason == "negative")
+        return Certificate(g, res.theta if exact_or_ritz else None, outcome == "certified",
                            self.method, res.iterations,
                            None if self.method == "dense" else res.residual, outcome, reason,
                            res.lambda_lower, res.delta, res.norm_bound, res.norm_source)

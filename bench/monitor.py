@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from bench.certificate import Certifier, dense_eigen
+from bench.certificate import Certifier, LanczosResult, dense_eigen
 
 LAMBDA_TRAJECTORY_GROWTH = 0.25  # lambda_min is logged when cost grew 25% since the last log
 
@@ -113,12 +113,8 @@ def observe_rows(monitors: Sequence[Monitor], W: torch.Tensor, rows: Sequence[in
         for j, k in enumerate(idx):
             f[k], g[k] = float(fs[j]), norms[j]
     eigen = {}
-    if first.certifier.method == "dense":  # one batched eigen-solve for the rows that need one
-        cost = counts.cost
-        need = [k for k in idx if math.isfinite(f[k]) and math.isfinite(g[k]) and (
-            g[k] <= monitors[rows[k]].certifier.eps_g or monitors[rows[k]].wants_lambda(cost))]
-        if need:
-            eigen = dict(zip(need, dense_eigen(p, W64[need])))
+    if first.certifier.method == "dense":
+        eigen = _dense_checks(p, [monitors[r] for r in rows], W64, idx, f, g, counts.cost)
     share = (time.perf_counter() - t0) / len(rows)
     events = {}
     for k, r in enumerate(rows):
@@ -129,3 +125,25 @@ def observe_rows(monitors: Sequence[Monitor], W: torch.Tensor, rows: Sequence[in
         if event:
             events[r] = event
     return events
+
+
+def _dense_checks(p, monitors, W64, idx, f, g, cost) -> dict:
+    """Eigen results for the rows (positions ``idx``) that need one: a row due a lambda_min log
+    gets the exact batched eigvalsh; a row that only passed the gate is first probed with its
+    previous eigenvector v (one batched HVP): v^T H v < -eps_h proves negative curvature, so
+    no eigvalsh is needed (bench.certificate, dense route). The rest: one batched eigvalsh."""
+    need = [k for k in idx if math.isfinite(f[k]) and math.isfinite(g[k]) and (
+        g[k] <= monitors[k].certifier.eps_g or monitors[k].wants_lambda(cost))]
+    probe = [k for k in need if not monitors[k].wants_lambda(cost)
+             and monitors[k].certifier.warm_vector is not None]
+    out = {}
+    if probe:
+        V = torch.stack([monitors[k].certifier.warm_vector for k in probe])
+        quotients = (V * p.hvp_rows(W64[probe], V)).sum(dim=1).tolist()
+        for k, v, q in zip(probe, V, quotients):
+            if q < -monitors[k].certifier.eps_h:
+                out[k] = LanczosResult(q, v, 0.0, 1, "negative")
+    rest = [k for k in need if k not in out]
+    if rest:
+        out.update(zip(rest, dense_eigen(p, W64[rest])))
+    return out

@@ -85,3 +85,33 @@ def test_units_group_batched_seeds_only():
                          ("sgd", "quad-saddle:small", 3), ("sgd", "quad-saddle:small", 2)]
     assert all(n == 1 for label, _, n in sizes if label == "pgd") and len(units) == 14
     assert sorted(t.run_seed for u in units for t in u.tasks) == sorted(t.run_seed for t in tasks)
+
+
+def test_the_dense_probe_only_ever_concludes_negative_curvature_that_is_there():
+    """Rows that passed the gate are probed with their previous eigenvector: v^T H v < -eps_h
+    proves lambda_min < -eps_h. Near a minimizer the probe must hand over to eigvalsh, which
+    certifies; at the saddle it concludes "negative" (and eigvalsh agrees)."""
+    from bench.certificate import Certifier
+    from bench.monitor import Monitor, _dense_checks
+
+    p = make_problem("reddi2d:canonical", 0)
+    saddle = p.saddle.point
+    up = torch.tensor([0.0, 1.0], dtype=torch.float64)  # the negative direction at the saddle
+    # the saddle, next to it, lambda_min just above 0 (within eps_h of the threshold), convex
+    W = torch.stack([saddle, saddle + 1e-3, saddle + 0.43 * up, saddle + 0.5 * up])
+    monitors = [Monitor(p, Certifier(p, seed=s)) for s in range(4)]
+    for m in monitors:  # a previous check at the saddle leaves its eigenvector
+        m.certifier.check(saddle, always_eigen=True)
+        m._last_lambda_cost = 10**9  # no lambda_min log due: the probe may run
+    f, g = p.loss_grad_rows(W)
+    out = _dense_checks(p, monitors, W, [0, 1, 2, 3], f.tolist(), [0.0] * 4, cost=1)
+    exact = [float(torch.linalg.eigvalsh(p.hessian(w))[0]) for w in W]
+    eps_h = monitors[0].certifier.eps_h
+    for k in range(4):
+        if out[k].reason == "negative":
+            assert exact[k] < -eps_h and out[k].iterations == 1
+        else:
+            assert out[k].reason == "dense" and out[k].theta == exact[k]
+    assert out[0].reason == "negative"
+    assert 0 < exact[2] < eps_h and out[2].reason == "dense"
+    assert exact[3] >= -eps_h and out[3].reason == "dense"
