@@ -17,7 +17,7 @@ import torch
 
 from bench.certificate import Certifier, LanczosResult, dense_eigen
 
-LAMBDA_TRAJECTORY_GROWTH = 0.25  # lambda_min is logged when cost grew 25% since the last log
+LAMBDA_TRAJECTORY_GROWTH = 1.0  # lambda_min is logged when the cost doubled since the last log
 
 
 class Monitor:
