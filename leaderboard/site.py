@@ -262,8 +262,9 @@ class SiteWriter:
         out = [f"\n### {b.title} {{#{slug(pid)}--{b.key}}}\n",
                f"Budget {fmt_int(budget)} sample gradients; {len(recs)} runs. Calls = sample "
                "gradients to the first certified checkpoint (median over certified runs, with "
-               "its 95% bootstrap CI and IQR); seconds are optimizer time on the hardware named "
-               "(compare only within one hardware id).\n"]
+               "its 95% bootstrap CI and IQR); seconds are optimizer time per run on the hardware "
+               "named (a batch of S seeds shares one clock: its seconds / S; compare only within "
+               "one hardware id).\n"]
         t = b.table[b.table.problem == pid]
         costs = scoring.cost_matrix(b.table)
         ratios = scoring.ratio_matrix(costs)
