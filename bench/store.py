@@ -80,6 +80,46 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def append_line(path: pathlib.Path, line: str, what: str) -> None:
+    """Append ``line`` (one JSON document, no newline) to ``path`` as one complete line, or raise
+    :class:`StoreError` naming ``what``. Under an exclusive ``flock``: repair a missing final
+    newline, write the whole line (looping over short writes), ``fsync``; on any failure the
+    file is cut back to its size before the attempt (all or nothing)."""
+    data = (line + "\n").encode()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot append to {path} ({_reason(exc)}); the runs already "
+                         f"stored are untouched; pass --results DIR with a writable folder") from exc
+    try:
+        try:
+            _flock(fd, fcntl.LOCK_EX if fcntl else 0)
+            start = os.fstat(fd).st_size
+            if start and os.pread(fd, 1, start - 1) != b"\n":
+                data = b"\n" + data  # a killed run left a partial line: start a new one
+        except OSError as exc:
+            raise StoreError(f"cannot append to {path} ({_reason(exc)}); the runs already "
+                             f"stored are untouched") from exc
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(fd, start)
+                os.fsync(fd)
+                state = f"{path.name} is back as it was, the runs already stored are untouched"
+            except OSError as undo:
+                state = (f"and cutting {path.name} back failed too ({_reason(undo)}): its last "
+                         f"line may be partial; it is reported and skipped when read, and the "
+                         f"next append starts a new line")
+            raise StoreError(f"could not store {what} in {path}: {_reason(exc)}; {state}. "
+                             f"Free space on that disk (or pass --results DIR on another "
+                             f"one) and run again: stored runs are skipped, this one re-runs") from exc
+    finally:
+        os.close(fd)  # also releases the lock
+
+
 class ResultsStore:
     """A folder of JSON Lines files of :class:`RunRecord`, safe to share between processes.
 
@@ -119,47 +159,10 @@ class ResultsStore:
 
     # ------------------------------------------------------------------------------ writing
     def append(self, record: RunRecord) -> None:
-        """Store ``record`` as one line of its entry's file, or raise :class:`StoreError`.
-
-        Under an exclusive ``flock`` on the file: repair a missing final newline, write the whole
-        line (looping over short writes), ``fsync``. On any failure the file is cut back to its
-        size before the attempt, so the store holds the record completely or not at all.
-        """
-        data = (record.to_json() + "\n").encode()
-        path = self.path_for(record.entry)
+        """Store ``record`` as one line of its entry's file (:func:`append_line`: the store holds
+        the record completely or not at all), or raise :class:`StoreError`."""
         what = f"the record of {record.entry} on {record.problem} (run seed {record.run_seed})"
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot append to {path} ({_reason(exc)}); the runs already "
-                             f"stored are untouched; pass --results DIR with a writable folder") from exc
-        try:
-            try:
-                _flock(fd, fcntl.LOCK_EX if fcntl else 0)
-                start = os.fstat(fd).st_size
-                if start and os.pread(fd, 1, start - 1) != b"\n":
-                    data = b"\n" + data  # a killed run left a partial line: start a new one
-            except OSError as exc:
-                raise StoreError(f"cannot append to {path} ({_reason(exc)}); the runs already "
-                                 f"stored are untouched") from exc
-            try:
-                _write_all(fd, data)
-                os.fsync(fd)
-            except OSError as exc:
-                try:
-                    os.ftruncate(fd, start)
-                    os.fsync(fd)
-                    state = f"{path.name} is back as it was, the runs already stored are untouched"
-                except OSError as undo:
-                    state = (f"and cutting {path.name} back failed too ({_reason(undo)}): its last "
-                             f"line may be partial; it is reported and skipped when read, and the "
-                             f"next append starts a new line")
-                raise StoreError(f"could not store {what} in {path}: {_reason(exc)}; {state}. "
-                                 f"Free space on that disk (or pass --results DIR on another "
-                                 f"one) and run again: stored runs are skipped, this one re-runs") from exc
-        finally:
-            os.close(fd)  # also releases the lock
+        append_line(self.path_for(record.entry), record.to_json(), what)
 
     # ------------------------------------------------------------------------------ reading
     def files(self) -> list[pathlib.Path]:

@@ -165,41 +165,14 @@ def _dim(problem_id: str) -> int | None:
 
 
 # ---------------------------------------------------------------------------------- records
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def append_record(path: pathlib.Path, record: dict[str, Any]) -> None:
-    """Append ``record`` as one complete JSON line (flock, newline repair, fsync)."""
-    from bench.store import StoreError, _flock, _write_all, fcntl
+    """Append ``record`` as one complete JSON line (bench.store.append_line: flock, newline
+    repair, fsync, all or nothing)."""
+    from bench.records import _clean
+    from bench.store import append_line
 
-    data = (json.dumps(_clean(record), sort_keys=True, allow_nan=False) + "\n").encode()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise StoreError(f"cannot append to {path} ({exc.strerror or exc}); pass --results DIR "
-                         f"with a writable folder") from exc
-    try:
-        _flock(fd, fcntl.LOCK_EX if fcntl else 0)
-        start = os.fstat(fd).st_size
-        if start and os.pread(fd, 1, start - 1) != b"\n":
-            data = b"\n" + data  # a killed writer left a partial line: start a new one
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        except OSError as exc:
-            os.ftruncate(fd, start)
-            raise StoreError(f"could not append a throughput record to {path}: "
-                             f"{exc.strerror or exc}; the file is back as it was") from exc
-    finally:
-        os.close(fd)
+    line = json.dumps(_clean(record), sort_keys=True, allow_nan=False)
+    append_line(path, line, f"a throughput record of {record.get('entry')} on {record.get('problem')}")
 
 
 def read_records(folders: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
