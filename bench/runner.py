@@ -162,8 +162,8 @@ def seed_batches(tasks: Sequence[RunTask], max_rows: int = MAX_BATCH_ROWS) -> li
         if not is_batched(task.choice) or max_rows <= 1:
             out.append(SeedBatch((task,)))
             continue
-        key = tuple(repr(getattr(task, n)) if n == "choice" else getattr(task, n) for n in _SHARED)
-        key = (task.choice.label, task.choice.entry.source_hash()) + key[1:]
+        key = (task.choice.label, task.choice.entry.source_hash(), task.choice.batch_seeds) + \
+            tuple(getattr(task, n) for n in _SHARED[1:])
         group = groups.get(key)
         if group is None or len(group) >= max_rows:
             group = groups[key] = []

@@ -91,3 +91,18 @@ class BreaksRowZero(torch.optim.Optimizer):
                 p[0] = float("nan")
         closure()
         p.add_(p.grad, alpha=-group["lr"])
+
+
+class AveragesRows(torch.optim.Optimizer):
+    """A cheat under --batch-seeds: every seed steps along the mean gradient of all rows, i.e.
+    uses gradients charged to the other seeds (variance reduction for free)."""
+
+    def __init__(self, params, lr=0.005):
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        closure()
+        (p,) = self.param_groups[0]["params"]
+        g = p.grad.mean(dim=0, keepdim=True) if p.dim() == 2 else p.grad
+        p.sub_(self.param_groups[0]["lr"] * g)

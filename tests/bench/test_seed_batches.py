@@ -115,3 +115,14 @@ def test_the_dense_probe_only_ever_concludes_negative_curvature_that_is_there():
     assert out[0].reason == "negative"
     assert 0 < exact[2] < eps_h and out[2].reason == "dense"
     assert exact[3] >= -eps_h and out[3].reason == "dense"
+
+
+def test_batch_seeds_refuses_an_entry_that_shares_gradients_between_rows():
+    from bench.batch_check import check_rows_independent
+    from bench.entries import EntryError
+
+    honest = resolve_entry("torch.optim.SGD[lr=0.005]")[0]
+    check_rows_independent(honest, "reddi2d:canonical", CPU)  # passes
+    cheat = resolve_entry(f"{HERE / 'entries_for_tests.py'}:AveragesRows")[0]
+    with pytest.raises(EntryError, match="cannot run seeds as a batch"):
+        check_rows_independent(cheat, "reddi2d:canonical", CPU)
