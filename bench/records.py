@@ -6,7 +6,7 @@
   leaderboard.
 
 Schema versions: 1 (no ``harness_version``; read with ``harness_version = ""``), 2 (no
-``batch_size``; read as 1), 3 (current).
+``batch_size``; read as 1), 3 (no ``track``/``tuning``; read as "custom"), 4 (current).
 The store that holds records is :mod:`bench.store`.
 """
 
@@ -18,7 +18,8 @@ import json
 import math
 from typing import Any, Iterable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+TRACKS = ("tuned", "defaults", "custom")
 STATUSES = ("certified", "budget_exhausted", "diverged", "error", "timeout", "harness_error")
 
 
@@ -86,17 +87,25 @@ class RunRecord:
     # runs that shared this run's clock as one (S, d) batch (1: the run ran alone); its seconds
     # are the batch's, so seconds per run = seconds / batch_size
     batch_size: int = 1
+    # where the hyperparameters came from: "tuned" (the entry's committed tuning file, see
+    # bench.tuning), "defaults" (the entry's own defaults on every family) or "custom" (set by the
+    # user); only "tuned" and "defaults" are ranked, each on its own board
+    track: str = "custom"
+    # for track "tuned": the tuning file (path, sha256) and the trial chosen for this family
+    tuning: dict[str, Any] = dataclasses.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.track not in TRACKS:
+            raise ValueError(f"track must be one of {TRACKS}, got {self.track!r}")
 
     @property
     def key(self) -> str:
         return run_key(self.entry, self.entry_source_hash, self.problem, self.instance_seed,
                        self.init_seed, self.run_seed, self.profile, self.suite, self.suite_version,
-                       self.harness_version)
+                       self.harness_version, self.track, self.hparams)
 
     def to_json(self) -> str:
         return json.dumps(_clean(dataclasses.asdict(self)), sort_keys=True, allow_nan=False)
@@ -118,19 +127,23 @@ class RunRecord:
 
 def run_key(entry: str, source_hash: str, problem: str, instance_seed: int, init_seed: int,
             run_seed: int, profile: str, suite: str, suite_version: str,
-            harness_version: str = "") -> str:
+            harness_version: str = "", track: str = "custom",
+            hparams: dict[str, Any] | None = None) -> str:
     """Identity of a run: a store holding this key has the result (resume skips it).
 
     ``harness_version`` is :func:`bench.provenance.harness_version` of the code that runs it (a
     record carries it in its ``harness_version`` field, and :attr:`RunRecord.key` passes it):
     editing the harness or the problems then gives new keys, so results measured by other code
     are not resumed onto. ``""`` (schema-1 records, callers not passing it) gives exactly the
-    schema-1 key.
+    schema-1 key. A ranked track (``tuned``, ``defaults``) adds the track and the hyperparameters
+    it resolved to, so the tracks of one entry, or two tuning files, never share a key.
     """
     parts = [entry, source_hash, problem, instance_seed, init_seed, run_seed, profile, suite,
              suite_version]
     if harness_version:
         parts.append(harness_version)
+    if track != "custom":
+        parts += [track, json.dumps(hparams or {}, sort_keys=True, default=str)]
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:20]
 
 
@@ -194,6 +207,8 @@ def check_record_dict(data: Any) -> str | None:
                     f"got {type(value).__name__} {_short(value)}")
     if data["status"] not in STATUSES:
         return f"status {_short(data['status'])} is not one of {', '.join(STATUSES)}"
+    if data.get("track", "custom") not in TRACKS:
+        return f"track {_short(data['track'])} is not one of {', '.join(TRACKS)}"
     for k, v in data.get("counts", {}).items():
         if not _is_int(v):
             return f"counts[{k!r}] should be int, got {type(v).__name__} {_short(v)}"
@@ -237,5 +252,6 @@ def records_frame(records: Iterable[RunRecord]):
         d.pop("hardware")
         d.pop("versions")
         d.pop("certificate")
+        d.pop("tuning")
         rows.append(d)
     return pd.DataFrame(rows)
