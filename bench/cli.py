@@ -162,6 +162,13 @@ def _build_tasks(args):
         suite = Suite("adhoc", "0", "problems given on the command line", items)
     else:
         suite = get_suite(args.suite)
+    from bench.tuning import apply_track
+
+    notes: list[str] = []
+    choices = apply_track(choices, getattr(args, "track", "auto"), suite.families(),
+                          getattr(args, "tuning", None), notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     _check_hparams_up_front(choices, suite, getattr(args, "allow_unknown_hparams", False))
     if getattr(args, "batch_seeds", False):
         choices = _batch_choices(choices, suite.items[0].problem, profile, not args.in_process)
@@ -229,7 +236,10 @@ def cmd_run(args) -> int:
                         progress=None if args.quiet else stderr_progress(), force=args.force,
                         max_rows=args.max_batch or MAX_BATCH_ROWS, scheduler=args.scheduler)
     everything = _load_records([store.root], suite.name, suite.version)
-    mine = [r for r in everything if r.entry in labels]
+    runs = {(c.label, c.track) for c in choices}
+    mine = [r for r in everything if (r.entry, r.track) in runs]
+    # compare with the ranked track of the same kind: defaults with defaults, else tuned
+    board_track = "defaults" if all(c.track == "defaults" for c in choices) else "tuned"
     print()
     print(results_table(problem_table(mine)))
     if not args.no_compare:
@@ -237,9 +247,9 @@ def cmd_run(args) -> int:
 
         archive = [] if suite.name == "adhoc" else \
             publishable(_load_records([ARCHIVE / suite.name], suite.name, suite.version))[0]
-        others = [r for r in archive if r.entry not in labels]
-        comp = comparison_table(problem_table(mine + others + [r for r in everything if r.entry not in labels]),
-                                labels)
+        others = [r for r in archive + everything
+                  if r.entry not in labels and r.track == board_track]
+        comp = comparison_table(problem_table(mine + others), labels)
         if comp:
             print(f"\nComparison on suite {suite.name} v{suite.version} (median calls to SOSP, "
                   f"certified fraction; * best; >you<):")
@@ -357,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "optional [lr=0.01,...]; a list value sweeps ([lr=[1e-3,1e-2]]); "
                           "repeatable (default: sgd-momentum)")
     run.add_argument("--hparams", help="hyperparameters for every --optimizer, e.g. lr=0.01,momentum=0.9")
+    run.add_argument("--track", default="auto", choices=["auto", "tuned", "defaults"],
+                     help="hyperparameters of an entry run without its own: tuned (its committed "
+                          "tuning file, bench tune), defaults (its own defaults on every family), "
+                          "auto (tuned where a tuning file covers the suite, else defaults)")
+    run.add_argument("--tuning", help="tuning file of a non-built-in entry (from bench tune --out)")
     run.add_argument("--allow-unknown-hparams", action="store_true",
                      help="accept hyperparameter names that an optimizer taking **kwargs does not "
                           "expose (by default they are refused: a typo would be silently ignored)")
@@ -402,7 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_show)
 
     from bench.throughput import add_command as add_throughput
+    from bench.tune_command import add_command as add_tune
 
+    add_tune(sub)  # adds `bench tune`
     add_throughput(sub)  # adds `bench throughput`
 
     try:
@@ -472,10 +489,11 @@ def _main(argv: list[str] | None) -> int:
     from bench.store import StoreError
     from bench.spec import SpecError
     from bench.suites import UnknownSuiteError
+    from bench.tuning import TuningError
     from problems import UnknownProblemError
 
     user_errors = (CLIError, EntryError, ProfileError, StoreError, SpecError, UnknownSuiteError,
-                   UnknownProblemError, ExecutorError)
+                   UnknownProblemError, ExecutorError, TuningError)
     try:
         with warnings.catch_warnings():
             # the harness's own warnings every time they happen; no global filter change, so

@@ -43,14 +43,34 @@ class EntryChoice:
     source: str = ""
     batch_seeds: bool = False  # run seeds as one (S, d) batch though the entry does not declare
     # an elementwise update (``bench run --batch-seeds``; checked by bench.batch_check first)
+    track: str = "custom"  # "tuned", "defaults" or "custom" (bench.records.TRACKS)
+    tuning: Any = None  # track "tuned": the bench.tuning.TuningFile whose choices it runs
+
+    def __post_init__(self):
+        if self.track == "tuned" and self.tuning is None:
+            raise ValueError("the tuned track needs a tuning file")
+        if self.track != "custom" and self.overrides:
+            raise ValueError(f"the {self.track} track takes no hyperparameter overrides")
 
     @property
     def label(self) -> str:
-        """``name`` or ``name[k=v]``: how records and tables name this choice."""
+        """``name`` or ``name[k=v]``: how records and tables name this choice (the track is a
+        field of the record, not part of the label)."""
         return format_spec(self.entry.name, self.overrides)
 
+    def overrides_for(self, family: str) -> dict[str, Any]:
+        """What is set over the entry's defaults on ``family``: the tuned point (track tuned),
+        nothing (track defaults) or the user's overrides (track custom)."""
+        if self.track == "tuned":
+            return self.tuning.hparams(family)
+        return dict(self.overrides)
+
     def hparams_for(self, family: str) -> dict[str, Any]:
-        return self.entry.hparams_for(family, self.overrides)
+        return self.entry.hparams_for(family, self.overrides_for(family))
+
+    def tuning_provenance(self, family: str) -> dict[str, Any]:
+        """The record's ``tuning`` field: which file and trial chose this family's values."""
+        return self.tuning.provenance(family) if self.track == "tuned" else {}
 
 
 def _load_file(path: pathlib.Path) -> Any:
@@ -418,7 +438,7 @@ def check_choices(choices: list[EntryChoice], families: list[str], *,
         else:
             by_ref.setdefault(repr(sorted(choice.entry.ref.items())), []).append(choice)
     for group in by_ref.values():
-        checks = [{"overrides": dict(c.overrides), "family": f} for c in group for f in families]
+        checks = [{"overrides": c.overrides_for(f), "family": f} for c in group for f in families]
         problems = check_in_worker(group[0].entry.ref, checks, allow_unknown, sandbox())
         if problems:
             raise EntryError(problems[0])

@@ -38,14 +38,14 @@ class EntryInfo:
     source_files: tuple[str, ...]
     source_digest: str
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    family_hparams: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    search_space: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # as data
     oracle_class: str = "first-order"
     elementwise: bool = False
     meta: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def hparams_for(self, family: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Hyperparameters on ``family``: defaults <- family_hparams[family] <- overrides."""
-        return {**self.defaults, **self.family_hparams.get(family, {}), **(overrides or {})}
+        """Hyperparameters of a run: defaults <- overrides (as :meth:`optimizers.base.Entry.hparams_for`)."""
+        return {**self.defaults, **(overrides or {})}
 
     def source_hash(self) -> str:
         return self.source_digest
@@ -249,6 +249,6 @@ def entry_info(ref: Mapping[str, Any], meta: Mapping[str, Any], sources) -> Entr
         name=name if ref["kind"] != "builtin" else meta["name"], ref=dict(ref),
         source_files=tuple(n for n, _ in sources), source_digest=source_digest(ref, sources),
         defaults=dict(meta.get("defaults", {})),
-        family_hparams={k: dict(v) for k, v in meta.get("family_hparams", {}).items()},
+        search_space={k: dict(v) for k, v in meta.get("search_space", {}).items()},
         oracle_class=meta.get("oracle_class", "first-order"),
         elementwise=bool(meta.get("elementwise", False)), meta=dict(meta))

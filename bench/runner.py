@@ -162,7 +162,8 @@ def seed_batches(tasks: Sequence[RunTask], max_rows: int = MAX_BATCH_ROWS) -> li
         if not is_batched(task.choice) or max_rows <= 1:
             out.append(SeedBatch((task,)))
             continue
-        key = (task.choice.label, task.choice.entry.source_hash(), task.choice.batch_seeds) + \
+        key = (task.choice.label, task.choice.entry.source_hash(), task.choice.batch_seeds,
+               task.choice.track) + \
             tuple(getattr(task, n) for n in _SHARED[1:])
         group = groups.get(key)
         if group is None or len(group) >= max_rows:
@@ -217,7 +218,7 @@ def _prepare(batch: SeedBatch) -> _Run:
         certifier = Certifier(cert_problem, seed=t.run_seed)
         monitors.append(Monitor(cert_problem, certifier))
         records.append(_new_record(t, problem, certifier, budget, len(tasks), device))
-    setup = RunSetup(dict(entry_ref(task.choice)), dict(task.choice.overrides), problem.family, W0,
+    setup = RunSetup(dict(entry_ref(task.choice)), task.choice.overrides_for(problem.family), problem.family, W0,
                      torch_seed(task.run_seed, OPTIMIZER_STREAM), profile.threads)
     seeds = [t.run_seed for t in tasks] if batch.batched else task.run_seed
     oracle = Oracle(problem, W0.clone(), seeds, budget)
@@ -229,6 +230,7 @@ def _new_record(task: RunTask, problem, certifier: Certifier, budget: int, batch
     profile, entry = task.profile, task.choice.entry
     return RunRecord(
         entry=task.choice.label, entry_name=entry.name, hparams=task.choice.hparams_for(problem.family),
+        track=task.choice.track, tuning=task.choice.tuning_provenance(problem.family),
         entry_source_hash=entry.source_hash(), oracle_class=entry.oracle_class,
         problem=problem.id, family=problem.family, dim=problem.dim,
         instance_seed=task.instance_seed, init_seed=task.init_seed, run_seed=task.run_seed,
@@ -428,9 +430,11 @@ def task_key(task: RunTask) -> str:
 
     from problems import canonical_id
 
+    family = task.problem.partition(":")[0]
     return run_key(task.choice.label, task.choice.entry.source_hash(), canonical_id(task.problem),
                    task.instance_seed, task.init_seed, task.run_seed, task.profile.name, task.suite,
-                   task.suite_version, harness_version())
+                   task.suite_version, harness_version(), task.choice.track,
+                   task.choice.hparams_for(family))
 
 
 def as_dict(task: RunTask) -> dict[str, Any]:
@@ -454,6 +458,7 @@ def failure_record(task: RunTask, status: str, message: str, wall_seconds: float
     entry = task.choice.entry
     return RunRecord(
         entry=task.choice.label, entry_name=entry.name, hparams=task.choice.hparams_for(info["family"]),
+        track=task.choice.track, tuning=task.choice.tuning_provenance(info["family"]),
         entry_source_hash=entry.source_hash(), oracle_class=entry.oracle_class,
         instance_seed=task.instance_seed, init_seed=task.init_seed, run_seed=task.run_seed,
         profile=task.profile.name, suite=task.suite, suite_version=task.suite_version,

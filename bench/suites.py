@@ -29,10 +29,30 @@ class SuiteItem:
 
 @dataclasses.dataclass(frozen=True)
 class Suite:
+    """A named, versioned list of items. ``tuning_instance_seeds`` (disjoint from every item's
+    evaluation instance seeds) and ``tuning_seeds`` (run seeds 0..n-1) are where ``bench tune``
+    runs its trials (:mod:`bench.tuning`)."""
+
     name: str
     version: str
     description: str
     items: tuple[SuiteItem, ...]
+    tuning_instance_seeds: tuple[int, ...] = (100, 101)
+    tuning_seeds: int = 2
+
+    def __post_init__(self):
+        for item in self.items:
+            shared = set(item.instance_seeds) & set(self.tuning_instance_seeds)
+            if shared:
+                raise ValueError(f"suite {self.name}: {item.problem} evaluates on instance seeds "
+                                 f"{sorted(shared)}, which are tuning instances")
+
+    def families(self) -> dict[str, list[str]]:
+        """family -> the suite's problem ids of that family (in suite order)."""
+        out: dict[str, list[str]] = {}
+        for item in self.items:
+            out.setdefault(item.problem.partition(":")[0], []).append(item.problem)
+        return out
 
     @property
     def n_runs(self) -> int:
@@ -84,29 +104,27 @@ register_suite(Suite(
     ),
 ))
 
+# The leaderboard suite. Every problem is a strict-saddle problem (the control halfspace-blobs,
+# which has no saddle, is not in it); each runs on 3 evaluation instances x 5 run seeds; entries
+# are tuned on instances 100 and 101 (bench.tuning). Budgets are sample gradients.
+LEADERBOARD_INSTANCES = (0, 1, 2)
+
 register_suite(Suite(
     name="standard",
-    version="1",
-    description=("The leaderboard: every family at small (and some medium) sizes, 2-4 seeds; "
-                 "budgets sized so that tuned sgd-momentum / adam certify on most seeds. "
-                 "Target: <= 10 minutes per entry on 2 cores with 2 workers."),
+    version="2",
+    description=("The leaderboard: one or two strict-saddle problems per family, 3 instances x 5 "
+                 "run seeds each; tuned on instances 100 and 101."),
     items=(
-        SuiteItem("reddi2d:canonical", seeds=2, budget=200_000, time_limit=60),
-        SuiteItem("quad-saddle:small", seeds=2, budget=200_000, time_limit=60),
-        SuiteItem("quad-saddle:medium", seeds=2, budget=200_000, time_limit=60),
-        SuiteItem("tensor:small", seeds=4, budget=50_000, time_limit=45),
-        SuiteItem("tensor:small[oracle=ica]", seeds=2, budget=50_000, time_limit=45),
-        SuiteItem("tensor:medium", seeds=2, budget=200_000, time_limit=60),
-        SuiteItem("phase-retrieval:small", seeds=4, budget=100_000, time_limit=45),
-        SuiteItem("phase-retrieval:medium", seeds=2, budget=200_000, time_limit=60),
-        SuiteItem("matrix-sensing:small", seeds=4, budget=50_000, time_limit=45),
-        SuiteItem("matrix-sensing:medium", seeds=2, budget=200_000, time_limit=60),
-        SuiteItem("halfspace-sym:small", seeds=4, budget=100_000, time_limit=45),
-        SuiteItem("halfspace-sym:medium", seeds=2, budget=200_000, time_limit=60),
-        SuiteItem("halfspace-blobs:small", seeds=2, budget=100_000, time_limit=45),
-        SuiteItem("deep-linear:small", seeds=4, budget=50_000, time_limit=45),
-        SuiteItem("deep-linear:medium", seeds=2, budget=100_000, time_limit=60),
-        SuiteItem("mlp-digits:small", seeds=2, budget=20_000, time_limit=60),
+        SuiteItem("reddi2d:canonical", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=100_000, time_limit=60),
+        SuiteItem("quad-saddle:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=100_000, time_limit=60),
+        SuiteItem("quad-saddle:medium", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=100_000, time_limit=60),
+        SuiteItem("tensor:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
+        SuiteItem("tensor:small[oracle=ica]", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
+        SuiteItem("phase-retrieval:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
+        SuiteItem("matrix-sensing:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
+        SuiteItem("halfspace-sym:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
+        SuiteItem("deep-linear:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
+        SuiteItem("mlp-digits:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=60),
     ),
 ))
 

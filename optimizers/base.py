@@ -22,6 +22,79 @@ import torch
 ORACLE_CLASSES = ("first-order", "hvp")
 
 
+# ------------------------------------------------------------------------ search spaces
+@dataclasses.dataclass(frozen=True)
+class LogUniform:
+    """A positive hyperparameter drawn log-uniformly: x = low * (high/low)^u, u in [0, 1)."""
+
+    low: float
+    high: float
+    integer: bool = False  # round to the nearest integer (e.g. a period or a batch size)
+
+    def __post_init__(self):
+        if not 0 < self.low < self.high:
+            raise ValueError(f"LogUniform needs 0 < low < high, got low={self.low}, high={self.high}")
+
+    def value(self, u: float):
+        x = self.low * (self.high / self.low) ** u
+        return int(round(x)) if self.integer else float(x)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"log_uniform": [self.low, self.high], **({"integer": True} if self.integer else {})}
+
+
+@dataclasses.dataclass(frozen=True)
+class Uniform:
+    """A hyperparameter drawn uniformly: x = low + (high - low) u, u in [0, 1)."""
+
+    low: float
+    high: float
+
+    def __post_init__(self):
+        if not self.low < self.high:
+            raise ValueError(f"Uniform needs low < high, got low={self.low}, high={self.high}")
+
+    def value(self, u: float) -> float:
+        return float(self.low + (self.high - self.low) * u)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"uniform": [self.low, self.high]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """A categorical hyperparameter: values[floor(u * len(values))]."""
+
+    values: tuple
+
+    def __post_init__(self):
+        if len(self.values) < 1:
+            raise ValueError("Choice needs at least one value")
+        object.__setattr__(self, "values", tuple(self.values))
+
+    def value(self, u: float):
+        return self.values[min(int(u * len(self.values)), len(self.values) - 1)]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"choice": list(self.values)}
+
+
+Dimension = LogUniform | Uniform | Choice
+
+
+def dimension_from_data(data: Mapping[str, Any]) -> Dimension:
+    """The inverse of ``to_data`` (search spaces travel as plain data from a sealed worker)."""
+    if "log_uniform" in data:
+        low, high = data["log_uniform"]
+        return LogUniform(float(low), float(high), bool(data.get("integer", False)))
+    if "uniform" in data:
+        low, high = data["uniform"]
+        return Uniform(float(low), float(high))
+    if "choice" in data:
+        return Choice(tuple(data["choice"]))
+    raise ValueError(f"not a search-space dimension: {data!r} (expected log_uniform, uniform or choice)")
+
+
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """An optimizer entry.
@@ -29,8 +102,12 @@ class Entry:
     Args:
         name: registry name (the module's file stem for built-in entries).
         optimizer: Optimizer subclass or factory ``(params, **hparams) -> Optimizer``.
-        defaults: hyperparameters used on every family unless overridden.
-        family_hparams: family name -> hyperparameters for that family (override ``defaults``).
+        defaults: the entry's own hyperparameters, one setting for every problem (the
+            *defaults* track ranks them as they are).
+        search_space: hyperparameter name -> :class:`LogUniform`, :class:`Uniform` or
+            :class:`Choice`: what ``bench tune`` searches, the same space on every problem family
+            (the *tuned* track ranks the values it picks per family; names not in the space keep
+            their defaults).
         summary: one line: what the method does.
         authors, paper, url: where it comes from (``paper`` is a citation line).
         license: code license of the entry.
@@ -42,7 +119,7 @@ class Entry:
     name: str
     optimizer: Callable[..., torch.optim.Optimizer]
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    family_hparams: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    search_space: Mapping[str, Dimension] = dataclasses.field(default_factory=dict)
     summary: str = ""
     authors: str = ""
     paper: str = ""
@@ -60,10 +137,16 @@ class Entry:
         if not callable(self.optimizer):
             raise TypeError(f"entry {self.name!r}: optimizer must be a torch.optim.Optimizer "
                             f"subclass or a factory, got {self.optimizer!r}")
+        for key, dim in self.search_space.items():
+            if not isinstance(dim, (LogUniform, Uniform, Choice)):
+                raise TypeError(f"entry {self.name!r}: search_space[{key!r}] must be LogUniform, "
+                                f"Uniform or Choice, got {dim!r}")
 
     def hparams_for(self, family: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Hyperparameters on ``family``: defaults <- family_hparams[family] <- overrides."""
-        return {**self.defaults, **self.family_hparams.get(family, {}), **(overrides or {})}
+        """Hyperparameters of a run: ``defaults`` <- ``overrides`` (a tuned value, a user's
+        setting). ``family`` is accepted for the harness's interface and not used: an entry's
+        own settings are the same on every family."""
+        return {**self.defaults, **(overrides or {})}
 
     def source_hash(self) -> str:
         """sha256 (first 16 hex digits) of the entry's source file and of the local helper modules
@@ -98,7 +181,7 @@ class Entry:
             "oracle_class": self.oracle_class,
             "elementwise": self.elementwise,
             "defaults": dict(self.defaults),
-            "family_hparams": {k: dict(v) for k, v in self.family_hparams.items()},
+            "search_space": {k: d.to_data() for k, d in self.search_space.items()},
         }
 
 
