@@ -1,10 +1,19 @@
 r"""The (eps_g, eps_h) second-order stationarity certificate (SPEC.md C1, C4).
 
 ``w`` is certified when :math:`\|\nabla f(w)\| \le \varepsilon_g` (full gradient) **and**
-:math:`\lambda_{\min}(\nabla^2 f(w)) \ge -\varepsilon_h` is *proven*. The gradient gate runs first;
-the eigen-solve only when it passes (or when the caller asks for lambda_min anyway). Nothing here
-is charged to the entry: it uses the problem's exact (float64) gradient and Hessian-vector
-products.
+:math:`\lambda_{\min}(\nabla^2 f(w)) \ge -\varepsilon_h` is *proven*, **and**, where the problem
+declares a sublevel bound ``certificate_level`` (``problems.base.Problem``), f(w) <= that level.
+The gate (gradient norm, then the level) runs first; the eigen-solve only when it passes (or when
+the caller asks for lambda_min anyway). Nothing here is charged to the entry: it uses the
+problem's exact (float64) value, gradient and Hessian-vector products.
+
+*Why a level.* An (eps_g, eps_h) test is local: near a degenerate critical point (a Hessian that
+vanishes there, e.g. x = 0 of the tensor objective ||x||^8 - 2 sum (a_i^T x)^4) every such test
+passes, however small eps_g and eps_h are, although the point is no minimum. A family with such a
+point above its designated saddle sets ``certificate_level`` (for example the saddle value f_s: a
+descent run starts at f_s and lives below it), and the check then also requires f(w) <= level,
+which the degenerate point violates. The record's ``certificate.level`` holds the level and
+``final_f`` the value, so a reader sees both.
 
 One decision rule, threshold exactly -eps_h, three outcomes
 -------------------------------------------------------------
@@ -13,7 +22,8 @@ One decision rule, threshold exactly -eps_h, three outcomes
 * ``"certified"``: gate passed and lambda_min >= -eps_h is proven -- exactly (dense route, or a
   Krylov space that became invariant), or with failure probability at most
   :attr:`Certificate.delta` (Lanczos route, rule below);
-* ``"not_certified"``: the gate failed, or lambda_min < -eps_h is proven (dense eigenvalue, or a
+* ``"not_certified"``: the gate failed (gradient norm above eps_g, or f above the level), or
+  lambda_min < -eps_h is proven (dense eigenvalue, or a
   Lanczos Ritz value theta_1 < -eps_h: theta_1 >= lambda_min always, so this is deterministic);
 * ``"undetermined"``: neither could be proven (Lanczos reached ``max_iter`` with
   -eps_h <= theta_1 but too little slack for the bound below, or a non-finite HVP). It is never
@@ -21,7 +31,8 @@ One decision rule, threshold exactly -eps_h, three outcomes
   checked again at its next checkpoint.
 
 :attr:`Certificate.reason` says why the check stopped: ``"gate"`` (gradient too large or not
-finite; no eigen-solve), ``"dense"`` (eigvalsh), and for Lanczos ``"negative"`` (theta_1 < -eps_h),
+finite; no eigen-solve), ``"level"`` (gradient small enough but f(w) above the problem's
+``certificate_level``), ``"dense"`` (eigvalsh), and for Lanczos ``"negative"`` (theta_1 < -eps_h),
 ``"converged"`` (the bound below proves lambda_min >= -eps_h), ``"invariant"`` (the Krylov space
 is invariant, theta_1 is an eigenvalue; it is lambda_min almost surely for a random start) or
 ``"max_iter"`` (budget of the eigen-solve reached, undetermined), ``"nonfinite"``.
@@ -134,7 +145,8 @@ class Certificate:
     ``outcome`` in :data:`OUTCOMES`; ``certified`` == (outcome == "certified"). ``reason``: see the
     module docstring. ``delta``: failure probability of this check's conclusion (0 if exact).
     ``norm_bound``/``norm_source``: L_hat >= ||H|| used by the Lanczos rule and where it came from
-    ("krylov" or "declared").
+    ("krylov" or "declared"). ``f`` and ``level``: f(w) and the problem's ``certificate_level``
+    when one is declared (reason ``"level"`` when f(w) > level stopped the check).
     """
 
     grad_norm: float
@@ -149,6 +161,8 @@ class Certificate:
     delta: float = 0.0
     norm_bound: float | None = None
     norm_source: str | None = None
+    f: float | None = None  # f(w), when the check computed or was given it (a level is set)
+    level: float | None = None  # the sublevel bound the check applied (None: none)
 
     def __post_init__(self):
         if not self.outcome:
@@ -322,6 +336,8 @@ class Certifier:
             (valid only on the region the problem states; off by default).
         warm_probe: Lanczos steps from the previous Ritz vector after a "negative" check.
         seed: seeds the random Lanczos start vectors.
+        level: sublevel bound, certified only where f(w) <= level (default: the problem's
+            ``certificate_level``; None disables it).
 
     Attributes:
         failure_probability: union bound over this certifier's probabilistic checks so far (sum of
@@ -333,8 +349,10 @@ class Certifier:
     def __init__(self, problem: Problem, eps_g: float | None = None, eps_h: float | None = None, *,
                  dense_max_dim: int = 400, max_iter: int = 300, delta_run: float = DELTA_RUN,
                  max_checks: int = MAX_CHECKS, trust_declared_smoothness: bool = False,
-                 warm_probe: int = 4, seed: int = 0):
+                 warm_probe: int = 4, seed: int = 0, level: float | None | str = "problem"):
         self.problem = problem
+        self.level = getattr(problem, "certificate_level", None) if level == "problem" else level
+        self.level = None if self.level is None else float(self.level)
         self.eps_g = problem.eps_g if eps_g is None else eps_g
         self.eps_h = problem.eps_h if eps_h is None else eps_h
         self.dense_max_dim = dense_max_dim
@@ -356,6 +374,13 @@ class Certifier:
 
     def grad_norm(self, w: torch.Tensor) -> float:
         return float(self.problem.grad(self._as_point(w)).norm())
+
+    def passes_gate(self, grad_norm: float, f: float | None) -> bool:
+        """The gate: ||grad f|| <= eps_g and, where a level is set, f <= level (``f`` must then
+        be given; a non-finite value fails)."""
+        if not (math.isfinite(grad_norm) and grad_norm <= self.eps_g):
+            return False
+        return self.level is None or (f is not None and math.isfinite(f) and f <= self.level)
 
     @property
     def warm_vector(self) -> torch.Tensor | None:
@@ -396,14 +421,23 @@ class Certifier:
         return res.theta, res.iterations, (None if self.method == "dense" else res.residual)
 
     def check(self, w: torch.Tensor, *, always_eigen: bool = False,
-              grad_norm: float | None = None, eigen: LanczosResult | None = None) -> Certificate:
-        """Gate on the gradient norm, then (or if ``always_eigen``) on lambda_min.
-        ``grad_norm`` and, for the dense route, ``eigen``: computed already by the caller (a
-        batch's gate and its batched :func:`dense_eigen`)."""
+              grad_norm: float | None = None, eigen: LanczosResult | None = None,
+              f: float | None = None) -> Certificate:
+        """Gate on the gradient norm and the level, then (or if ``always_eigen``) on lambda_min.
+        ``grad_norm``, ``f`` and, for the dense route, ``eigen``: computed already by the caller
+        (a batch's gate and its batched :func:`dense_eigen`); f is computed here when a level is
+        set and it is not given."""
         g = self.grad_norm(w) if grad_norm is None else float(grad_norm)
-        gate = math.isfinite(g) and g <= self.eps_g
+        grad_ok = math.isfinite(g) and g <= self.eps_g
+        if self.level is not None and f is None:
+            f = float(self.problem.loss(self._as_point(w)))
+        f = None if f is None else float(f)
+        gate = self.passes_gate(g, f)
+        stop = "gate" if not grad_ok else "level"
+        level = self.level
         if not math.isfinite(g) or (not gate and not always_eigen):
-            return Certificate(g, None, False, "gate", outcome="not_certified", reason="gate")
+            return Certificate(g, None, False, "gate", outcome="not_certified", reason=stop,
+                               f=f, level=level)
         res = eigen if eigen is not None and self.method == "dense" else self.eigen(w)
         if self.method == "dense" and res.reason == "dense":
             self._warm = res.vector  # what the next probe starts from
@@ -421,18 +455,19 @@ class Certifier:
             outcome = "undetermined"
         reason = res.reason
         if not gate:
-            outcome, reason = "not_certified", "gate"
+            outcome, reason = "not_certified", stop
         exact_or_ritz = math.isfinite(res.theta) and not (self.method == "dense" and reason == "negative")
         return Certificate(g, res.theta if exact_or_ritz else None, outcome == "certified",
                            self.method, res.iterations,
                            None if self.method == "dense" else res.residual, outcome, reason,
-                           res.lambda_lower, res.delta, res.norm_bound, res.norm_source)
+                           res.lambda_lower, res.delta, res.norm_bound, res.norm_source, f, level)
 
     def describe(self) -> dict:
         return {
             "method": self.method, "eps_g": self.eps_g, "eps_h": self.eps_h,
-            "threshold": -self.eps_h,
-            "rule": ("certified iff ||grad f|| <= eps_g and lambda_min >= -eps_h is proven: dense "
+            "threshold": -self.eps_h, "level": self.level,
+            "rule": ("certified iff ||grad f|| <= eps_g, f <= level (where a level is set) and "
+                     "lambda_min >= -eps_h is proven: dense "
                      "eigvalsh (exact), or Lanczos from a uniform random start with "
                      "kw_error(d, k, delta_t) * (L_hat + eps_h) <= theta_1 + eps_h at a grid step k "
                      "(Kuczynski-Wozniakowski), L_hat >= ||H|| w.p. 1 - delta_t; "

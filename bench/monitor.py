@@ -64,7 +64,7 @@ class Monitor:
         cert = None
         if usable and math.isfinite(f):
             cert = self.certifier.check(w64, always_eigen=self.wants_lambda(cost, final),
-                                        grad_norm=grad_norm, eigen=eigen)
+                                        grad_norm=grad_norm, eigen=eigen, f=f)
         self.last_f = f
         self.last_cert = cert
         if cert is not None and cert.lambda_min is not None:
@@ -93,8 +93,9 @@ def observe_rows(monitors: Sequence[Monitor], W: torch.Tensor, rows: Sequence[in
     """Observe the batch rows ``rows`` of W (S, d); returns row -> "certified" / "diverged".
 
     f and grad f of every usable row come from one batched call (``loss_grad_rows``), so the
-    gradient-norm gate is one computation for the batch; eigen-solves run per row, only where
-    the certifier needs them (gate passed, or a lambda_min log is due)."""
+    gradient-norm gate (and the level, where the problem sets one) is one computation for the
+    batch; eigen-solves run per row, only where the certifier needs them (gate passed, or a
+    lambda_min log is due)."""
     if not rows:
         return {}
     t0 = time.perf_counter()
@@ -129,11 +130,12 @@ def observe_rows(monitors: Sequence[Monitor], W: torch.Tensor, rows: Sequence[in
 
 def _dense_checks(p, monitors, W64, idx, f, g, cost) -> dict:
     """Eigen results for the rows (positions ``idx``) that need one: a row due a lambda_min log
-    gets the exact batched eigvalsh; a row that only passed the gate is first probed with its
-    previous eigenvector v (one batched HVP): v^T H v < -eps_h proves negative curvature, so
-    no eigvalsh is needed (bench.certificate, dense route). The rest: one batched eigvalsh."""
+    gets the exact batched eigvalsh; a row that only passed the gate (gradient norm and level) is
+    first probed with its previous eigenvector v (one batched HVP): v^T H v < -eps_h proves
+    negative curvature, so no eigvalsh is needed (bench.certificate, dense route). The rest: one
+    batched eigvalsh."""
     need = [k for k in idx if math.isfinite(f[k]) and math.isfinite(g[k]) and (
-        g[k] <= monitors[k].certifier.eps_g or monitors[k].wants_lambda(cost))]
+        monitors[k].certifier.passes_gate(g[k], f[k]) or monitors[k].wants_lambda(cost))]
     probe = [k for k in need if not monitors[k].wants_lambda(cost)
              and monitors[k].certifier.warm_vector is not None]
     out = {}

@@ -236,6 +236,14 @@ class Problem(BatchedRows, abc.ABC):
             ``option_defaults()`` gives name -> default, ``option_values`` an instance's values.
         reference: the papers the family comes from (one line).
         spec_section: section of SPEC.md that defines the family.
+        control: True for a family that has no strict saddle to escape (a convergence control,
+            e.g. ``halfspace-blobs``); suites and the site keep controls out of the ranking.
+
+    Instance attribute ``certificate_level`` (None by default): a sublevel bound of the SOSP
+    certificate. Where it is set, a point is certified only if also f(w) <= certificate_level
+    (bench.certificate). A family sets it when its landscape has a degenerate critical point (a
+    Hessian that vanishes, or tends to 0, so that every (eps_g, eps_h) test passes near it) that
+    lies above the level; its docstring says why every honest descent run reaches the level.
     """
 
     family: ClassVar[str]
@@ -243,6 +251,7 @@ class Problem(BatchedRows, abc.ABC):
     options: ClassVar[Mapping[str, Option]] = {}
     reference: ClassVar[str] = ""
     spec_section: ClassVar[str] = ""
+    control: ClassVar[bool] = False
 
     # Filled by __init__ of subclasses.
     dim: int
@@ -256,6 +265,7 @@ class Problem(BatchedRows, abc.ABC):
     cnc_gamma: float | None  # E<grad f_i(w_s), v_min>^2 where known (SPEC.md C3)
     per_sample_grad_zero_at_saddle: bool = False
     divergence_radius: float = 1e6  # ||w|| beyond this counts as divergence
+    certificate_level: float | None = None  # certified only where f(w) <= this (None: no bound)
     # Declared constants (None where not known in closed form); entries read them through
     # ``closure.facts`` (bench.facts.ProblemFacts), the certificate uses ``smoothness``.
     smoothness: float | None = None  # L >= ||Hess f(w)|| on the region of interest
@@ -412,6 +422,8 @@ class Problem(BatchedRows, abc.ABC):
             "f_star": self.f_star,
             "cnc_gamma": self.cnc_gamma,
             "per_sample_grad_zero_at_saddle": self.per_sample_grad_zero_at_saddle,
+            "certificate_level": self.certificate_level,
+            "control": self.control,
             "instance_seed": self.instance_seed,
         }
 
