@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import math
 import os
 import pathlib
 import shutil
@@ -29,7 +28,7 @@ import pandas as pd
 from bench.records import RunRecord
 from bench.store import ResultsStore
 from leaderboard import scoring
-from leaderboard.aggregate import publishable, latest, problem_table
+from leaderboard.aggregate import problem_table, publishable
 from leaderboard.markdown import (DASH, WIDE, cell, code, docstring_markdown, fmt_float, fmt_int,
                                   fmt_pct, fmt_seconds, is_missing, md_table, slug)
 
@@ -43,27 +42,43 @@ class Board:
     suite: str
     version: str
     profile: str
+    track: str
     records: list[RunRecord]
     table: pd.DataFrame
-    ranking: pd.DataFrame
-    ci: dict[tuple[str, str], tuple[float, float]]
+    ranking: pd.DataFrame  # empty for a board that is not ranked
+    harness_version: str = ""
+    older_left_out: int = 0  # records of older harness versions left out of this board
+    ranked: bool = False
 
     @property
     def key(self) -> str:
-        return slug(f"{self.suite}-v{self.version}-{self.profile}")
+        return slug(f"{self.suite}-v{self.version}-{self.profile}-{self.track}")
 
     @property
     def title(self) -> str:
-        return f"suite `{self.suite}` v{self.version}, profile `{self.profile}`"
+        return f"suite `{self.suite}` v{self.version}, profile `{self.profile}`, track `{self.track}`"
+
+
+def make_board(b: scoring.BoardRecords) -> Board:
+    suite, version, profile, track = b.key
+    table = problem_table(b.records)
+    rk = scoring.ranking(b.records, table=table) if b.ranked else pd.DataFrame(columns=scoring.RANKING_COLUMNS)
+    return Board(suite, version, profile, track, b.records, table, rk, b.harness_version,
+                 b.older_left_out, b.ranked)
 
 
 def make_boards(records: Iterable[RunRecord]) -> list[Board]:
-    out = []
-    for (suite, version, profile), recs in scoring.boards(records).items():
-        ci = {(r.entry, r.problem): (r.calls_ci_low, r.calls_ci_high)
-              for r in scoring.calls_ci_table(recs).itertuples()}
-        out.append(Board(suite, version, profile, recs, problem_table(recs), scoring.ranking(recs), ci))
-    return out
+    return [make_board(b) for b in scoring.split_boards(records)]
+
+
+def _ranked_version() -> str:
+    """The current version of the leaderboard suite (its boards head the home page)."""
+    try:
+        from bench.suites import get_suite
+
+        return get_suite(scoring.RANKED_SUITE).version
+    except Exception:
+        return ""
 
 
 def _entry_modules() -> dict[str, Any]:
@@ -93,16 +108,35 @@ def _describe(problem_id: str) -> dict[str, Any] | None:
         return None
 
 
+def _interval(lo: float, hi: float) -> str:
+    if is_missing(lo) or is_missing(hi):
+        return DASH
+    return f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}"
+
+
+def _ci(lo: float, hi: float, coverage: float) -> str:
+    """"lo–hi", with the coverage achieved in parentheses when it is below 95%."""
+    if is_missing(lo) or is_missing(hi):
+        return DASH
+    text = f"{fmt_int(lo)}–{fmt_int(hi)}"
+    if not is_missing(coverage) and coverage < scoring.CI_LEVEL:
+        text += f" ({100 * coverage:.0f}%)"
+    return text
+
+
 # ---------------------------------------------------------------------------- site
 class SiteWriter:
     def __init__(self, records: list[RunRecord], src: pathlib.Path,
                  throughput: list[dict[str, Any]] | None = None):
-        self.records = latest(records)
         self.throughput = throughput or []  # `bench throughput` records (plain dicts)
         self.src = src
         self.docs = src / "docs"
         self.plots = self.docs / "assets" / "plots"
-        self.boards = make_boards(self.records)
+        self.data = self.docs / "assets" / "data"
+        self.boards = make_boards(records)
+        # the records shown: each board's (newest harness version); older ones are counted
+        self.records = [r for b in self.boards for r in b.records]
+        self.left_out = sum(b.older_left_out for b in self.boards)
         self.entries = sorted({r.entry for r in self.records})
         self.entry_slug = self._unique_slugs(self.entries)
         self.families = sorted({r.family for r in self.records})
@@ -146,6 +180,7 @@ class SiteWriter:
         else:
             self.docs.mkdir(parents=True)
         self.plots.mkdir(parents=True, exist_ok=True)
+        self.data.mkdir(parents=True, exist_ok=True)
         self.colors = plots.entry_colors(self.entries)
         self.write_home()
         hand = sorted(p.relative_to(self.docs).as_posix() for p in self.docs.rglob("*.md")
@@ -171,8 +206,22 @@ class SiteWriter:
         if not self.boards:
             parts.append("\n!!! warning \"No results yet\"\n    No run records were found. "
                          "See [how to submit](submitting.md).\n")
-        for i, b in enumerate(self.boards):
-            parts.append(self.board_section(b, main=(i == 0)))
+        version = _ranked_version()
+        have = {(b.suite, b.version, b.profile, b.track) for b in self.boards}
+        if version:
+            # the leaderboard's two ranked boards come first, said plainly when empty
+            for track in scoring.RANKED_TRACKS:
+                if (scoring.RANKED_SUITE, version, "cpu", track) not in have:
+                    parts.append(self.empty_board_section(version, track))
+                else:
+                    b = next(b for b in self.boards if (b.suite, b.version, b.profile, b.track)
+                             == (scoring.RANKED_SUITE, version, "cpu", track))
+                    parts.append(self.board_section(b))
+        for b in self.boards:
+            if version and (b.suite, b.version, b.profile) == (scoring.RANKED_SUITE, version, "cpu") \
+                    and b.track in scoring.RANKED_TRACKS:
+                continue
+            parts.append(self.board_section(b))
         broken = {n: m for n, m in self.modules.items() if not hasattr(m, "metadata")}
         unrun = sorted(n for n, m in self.modules.items() if hasattr(m, "metadata")
                        and n not in {r.entry_name for r in self.records})
@@ -182,32 +231,84 @@ class SiteWriter:
                 parts.append(f"- `{n}`: in `optimizers/`, no records yet\n")
             for n, m in sorted(broken.items()):
                 parts.append(f"- `{n}`: **broken**: {cell(getattr(m, 'error', ''))}\n")
-        parts.append(f"\n<small>Built from {len(self.records)} run records "
+        older = (f"; {self.left_out} records of older harness versions left out" if self.left_out else "")
+        parts.append(f"\n<small>Built from {len(self.records)} run records{older} "
                      f"on {datetime.date.today().isoformat()}.</small>\n")
         self.write("index.md", "\n".join(parts))
 
-    def board_section(self, b: Board, main: bool) -> str:
-        head = "## Ranking" if main else "## Other board"
+    @staticmethod
+    def track_label(track: str) -> str:
+        return {"tuned": "tuned track (hyperparameters from each entry's committed tuning file)",
+                "defaults": "defaults track (each entry's own defaults, nothing tuned)",
+                "custom": "custom hyperparameters (never ranked)"}.get(track, f"track {track}")
+
+    def empty_board_section(self, version: str, track: str) -> str:
+        key = slug(f"{scoring.RANKED_SUITE}-v{version}-cpu-{track}")
+        return (f"\n## Ranking: {self.track_label(track)} {{#{key}}}\n\n"
+                f"!!! note \"No records yet\"\n    The `{track}` board of suite "
+                f"`{scoring.RANKED_SUITE}` v{version} (profile `cpu`) has no records yet, so there "
+                f"is no ranking to show. See [how to submit](submitting.md).\n")
+
+    def board_note(self, b: Board) -> str:
+        hv = f"harness version `{b.harness_version}`" if b.harness_version else "harness version unrecorded"
+        note = f"All runs of this board come from {hv}"
+        if b.older_left_out:
+            note += (f"; {b.older_left_out} records made by older harness versions were left out "
+                     "(a board never mixes harness versions)")
+        return note + "."
+
+    def write_board_csv(self, b: Board) -> str:
+        name = f"{b.key}.csv"
+        b.table.to_csv(self.data / name, index=False, float_format="%.6g")
+        return name
+
+    def board_section(self, b: Board) -> str:
         problems = sorted(b.table.problem.unique())
         fam = {r.problem: r.family for r in b.records}
-        out = [f"\n{head}: {b.title} {{#{b.key}}}\n",
+        csv = self.write_board_csv(b)
+        head = (f"Ranking: {self.track_label(b.track)}, suite `{b.suite}` v{b.version}, profile "
+                f"`{b.profile}`" if b.ranked else f"Results table (not ranked): {b.title}")
+        out = [f"\n## {head} {{#{b.key}}}\n",
                f"{len(problems)} problems: " + ", ".join(self.problem_link(p, fam[p], 0) for p in problems)
-               + f". {len(b.records)} runs. Score = area under the performance profile up to "
-               f"tau_max = {scoring.TAU_MAX:g} (1 = fastest everywhere); SGM = shifted geometric mean "
-               f"of calls to SOSP (shift {scoring.SGM_SHIFT:g}, failures at "
-               f"{scoring.FAILURE_PENALTY:g} x budget). See [methodology](methodology.md#scoring).\n"]
-        rows = [[int(r.rank), self.entry_link(r.entry, 0), f"{r.score:.3f}", fmt_int(r.sgm_calls),
-                 f"{r.solved}/{r.problems}", fmt_pct(r.success_rate)] for r in b.ranking.itertuples()]
-        out.append(md_table(["rank", "entry", "score", "SGM calls", "solved", "success rate"], rows))
+               + f". {len(b.records)} runs. {self.board_note(b)} "
+               f"Download the per-problem table: [{csv}](assets/data/{csv}).\n"]
+        if not b.ranked:
+            out.append(f"Only the `tuned` and `defaults` tracks of suite `{scoring.RANKED_SUITE}` are "
+                       "ranked; this board is listed by name. Cost = median calls to SOSP over all "
+                       f"runs with a failure counted as {scoring.FAILURE_PENALTY:g} x budget; SGM = "
+                       "its shifted geometric mean over the problems. See "
+                       "[methodology](methodology.md#boards).\n")
+            rows = []
+            for entry, t in b.table.groupby("entry", sort=True):
+                costs = scoring.cost_matrix(b.table)[entry]
+                pen = scoring.penalties(b.table).reindex(costs.index)
+                rows.append([self.entry_link(entry, 0), f"{int((costs < pen).sum())}/{len(costs)}",
+                             f"{int(t.certified.sum())}/{int(t.runs.sum())}",
+                             fmt_int(scoring.shifted_geomean(costs.values))])
+            out.append(md_table(["entry", "solved", "certified/runs", "SGM cost"], rows))
+            return "\n".join(out)
+        out.append(f"Score = area under the performance profile up to tau_max = {scoring.TAU_MAX:g} "
+                   "(1 = fastest everywhere), from each entry's penalized median cost per problem "
+                   f"(median calls to SOSP over all runs, a failure counted as "
+                   f"{scoring.FAILURE_PENALTY:g} x budget); SGM = shifted geometric mean of that "
+                   f"cost (shift {scoring.SGM_SHIFT:g}). Rank interval = 2.5-97.5% of the rank "
+                   f"over {scoring.N_BOOT} bootstrap resamples of instances and runs; \"2=\" marks "
+                   "entries tied because their rank intervals overlap. See "
+                   "[methodology](methodology.md#scoring).\n")
+        rows = [[r.shown_rank, self.entry_link(r.entry, 0), f"{r.score:.3f}",
+                 _interval(r.rank_low, r.rank_high), fmt_int(r.sgm_calls),
+                 f"{r.solved}/{r.problems}", f"{r.certified}/{r.runs}"] for r in b.ranking.itertuples()]
+        out.append(md_table(["rank", "entry", "score", "rank 95% interval", "SGM cost", "solved",
+                             "certified/runs"], rows))
         taus = np.geomspace(1.0, scoring.TAU_MAX, 400)
-        curves = scoring.profiles(b.records, taus)
+        curves = scoring.profiles(b.records, taus, table=b.table)
         if curves:
             name = f"profile-{b.key}.svg"
             self.plots_mod.performance_profile(curves, taus, self.plots / name,
-                                               f"Performance profiles: {b.suite} v{b.version}, {b.profile}",
-                                               self.colors)
-            out.append(f"\n![Performance profile, {b.suite} v{b.version} {b.profile}](assets/plots/{name})"
-                       "{ .plot }\n")
+                                               f"Performance profiles: {b.suite} v{b.version}, "
+                                               f"{b.profile}, {b.track}", self.colors)
+            out.append(f"\n![Performance profile, {b.suite} v{b.version} {b.profile} {b.track}]"
+                       f"(assets/plots/{name}){{ .plot }}\n")
         return "\n".join(out)
 
     # ------------------------------------------------------------------ problems
@@ -260,24 +361,31 @@ class SiteWriter:
     def problem_board(self, pid: str, b: Board, recs: list[RunRecord]) -> str:
         budget = max(r.budget for r in recs)
         out = [f"\n### {b.title} {{#{slug(pid)}--{b.key}}}\n",
-               f"Budget {fmt_int(budget)} sample gradients; {len(recs)} runs. Calls = sample "
-               "gradients to the first certified checkpoint (median over certified runs, with "
-               "its 95% bootstrap CI and IQR); seconds are optimizer time per run on the hardware "
-               "named (a batch of S seeds shares one clock: its seconds / S; compare only within "
-               "one hardware id).\n"]
+               f"Budget {fmt_int(budget)} sample gradients; {len(recs)} runs. **Cost** = median "
+               "calls to SOSP over all runs, a failed run counted as "
+               f"{scoring.FAILURE_PENALTY:g} x budget (PAR-2), with its distribution-free 95% CI "
+               "(order statistics; when there are too few runs for 95%, the coverage achieved is "
+               "given in parentheses); **ratio** = cost / the best cost of the entries that "
+               "certified at least half of their runs; **median calls (certified runs)** and IQR "
+               "are over certified runs only; **gap** = median (f - f*)/(f_s - f*) of the "
+               "certified runs' final values (0: f*, 1: the saddle's value). Seconds are optimizer "
+               "time per run on the hardware named (a batch of S seeds shares one clock: its "
+               "seconds / S; compare only within one hardware id).\n"]
         t = b.table[b.table.problem == pid]
         costs = scoring.cost_matrix(b.table)
-        ratios = scoring.ratio_matrix(costs)
-        t = t.assign(ratio_to_best=[ratios.loc[pid, e] for e in t.entry]).sort_values(["ratio_to_best", "calls_median", "entry"])
+        ratios = scoring.ratio_matrix(costs, scoring.penalties(b.table))
+        t = t.assign(ratio_to_best=[ratios.loc[pid, e] for e in t.entry]).sort_values(
+            ["cost_median", "entry"])
         rows = []
         for r in t.itertuples():
-            lo, hi = b.ci.get((r.entry, pid), (math.nan, math.nan))
-            rows.append([self.entry_link(r.entry, 1), r.runs, fmt_pct(r.success_rate), fmt_int(r.calls_median),
-                         DASH if is_missing(lo) else f"{fmt_int(lo)}–{fmt_int(hi)}",
+            rows.append([self.entry_link(r.entry, 1), f"{r.certified}/{r.runs}", fmt_int(r.cost_median),
+                         _ci(r.cost_ci_low, r.cost_ci_high, r.cost_ci_coverage),
+                         fmt_float(r.ratio_to_best), fmt_int(r.calls_median),
                          DASH if is_missing(r.calls_q25) else f"{fmt_int(r.calls_q25)}–{fmt_int(r.calls_q75)}",
-                         fmt_float(r.ratio_to_best), fmt_int(r.escape_median), fmt_pct(r.escaped_rate),
+                         fmt_float(r.gap_median, 2), fmt_int(r.escape_median), fmt_pct(r.escaped_rate),
                          fmt_seconds(r.seconds_median), code(r.hardware_id)])
-        out.append(md_table(["entry", "runs", "success", "median calls", "95% CI", "IQR", "ratio",
+        out.append(md_table(["entry", "certified/runs", "cost", "cost 95% CI", "ratio",
+                             "median calls (certified runs)", "IQR (certified)", "gap",
                              "escape calls", "escaped", "median s", "hardware"], rows))
         by_entry: dict[str, list[RunRecord]] = defaultdict(list)
         for r in recs:
@@ -287,7 +395,7 @@ class SiteWriter:
         self.plots_mod.escape_curves(by_entry, self.plots / name, pid, self.colors,
                                      saddle_value=recs[0].saddle_value, f_star=recs[0].f_star,
                                      eps_h=recs[0].eps_h or d.get("eps_h"))
-        out.append(f"\n![Escape curves of {pid}, {b.suite} v{b.version}](../assets/plots/{name}){{ .plot }}\n")
+        out.append(f"\n![Escape curves of {pid}, {b.suite} v{b.version} {b.track}](../assets/plots/{name}){{ .plot }}\n")
         return "\n".join(out)
 
     # ------------------------------------------------------------------ entries
@@ -326,18 +434,26 @@ class SiteWriter:
             t = b.table[b.table.entry == entry]
             if t.empty:
                 continue
-            rank = b.ranking[b.ranking.entry == entry].iloc[0]
-            ratios = scoring.ratio_matrix(scoring.cost_matrix(b.table))
+            ratios = scoring.ratio_matrix(scoring.cost_matrix(b.table), scoring.penalties(b.table))
             fam = {r.problem: r.family for r in b.records}
             parts.append(f"\n## Results: {b.title} {{#{b.key}}}\n")
-            parts.append(f"Rank **{int(rank['rank'])}** of {len(b.ranking)}, score {rank.score:.3f}, "
-                         f"SGM calls {fmt_int(rank.sgm_calls)}, solved {rank.solved}/{rank.problems}.\n")
-            rows = [[self.problem_link(r.problem, fam[r.problem], 1), r.runs, fmt_pct(r.success_rate),
-                     fmt_int(r.calls_median),
+            if b.ranked:
+                rank = b.ranking[b.ranking.entry == entry].iloc[0]
+                parts.append(f"Rank **{rank.shown_rank}** of {len(b.ranking)} (95% rank interval "
+                             f"{_interval(rank.rank_low, rank.rank_high)}), score {rank.score:.3f}, "
+                             f"SGM cost {fmt_int(rank.sgm_calls)}, solved {rank.solved}/{rank.problems}, "
+                             f"certified {rank.certified}/{rank.runs} runs.\n")
+            else:
+                parts.append("Not ranked: only the `tuned` and `defaults` tracks of suite "
+                             f"`{scoring.RANKED_SUITE}` are ranked.\n")
+            rows = [[self.problem_link(r.problem, fam[r.problem], 1), f"{r.certified}/{r.runs}",
+                     fmt_int(r.cost_median), _ci(r.cost_ci_low, r.cost_ci_high, r.cost_ci_coverage),
+                     fmt_float(ratios.loc[r.problem, entry]), fmt_int(r.calls_median),
                      DASH if is_missing(r.calls_q25) else f"{fmt_int(r.calls_q25)}–{fmt_int(r.calls_q75)}",
-                     fmt_float(ratios.loc[r.problem, entry]), fmt_int(r.escape_median), fmt_pct(r.escaped_rate),
+                     fmt_float(r.gap_median, 2), fmt_int(r.escape_median), fmt_pct(r.escaped_rate),
                      fmt_seconds(r.seconds_median), code(r.hardware_id)] for r in t.itertuples()]
-            parts.append(md_table(["problem", "runs", "success", "median calls", "IQR", "ratio to best",
+            parts.append(md_table(["problem", "certified/runs", "cost", "cost 95% CI", "ratio to best",
+                                   "median calls (certified runs)", "IQR (certified)", "gap",
                                    "escape calls", "escaped", "median s", "hardware"], rows))
             statuses = pd.Series([r.status for r in b.records if r.entry == entry]).value_counts()
             parts.append("\nRun outcomes: " + ", ".join(f"{k} {v}" for k, v in statuses.items()) + ".\n")
