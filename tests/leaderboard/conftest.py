@@ -2,14 +2,15 @@ import pathlib
 
 import pytest
 
-from tests.leaderboard.helpers import make_record
+from tests.leaderboard.helpers import make_record, standard
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def small_results(tmp_path_factory):
-    """A results store of hand-made records (3 entries, 2 problems of real families)."""
+    """A results store of hand-made records: the tuned board of the leaderboard suite (3
+    entries, 2 problems of real families) and a smoke board of 2 of them (custom track)."""
     from bench.store import ResultsStore
 
     root = tmp_path_factory.mktemp("results")
@@ -18,8 +19,11 @@ def small_results(tmp_path_factory):
     for entry, calls in table.items():
         for problem, scale in (("reddi2d:canonical", 1), ("quad-saddle:small", 3)):
             for seed, c in enumerate(calls):
-                store.append(make_record(entry, problem, seed, None if c is None else c * scale,
-                                         budget=5000))
+                store.append(standard(entry, problem, seed, None if c is None else c * scale,
+                                      budget=5000))
+                if entry != "rmsprop":
+                    store.append(make_record(entry, problem, seed, None if c is None else c * scale,
+                                             budget=5000))
     return root
 
 
