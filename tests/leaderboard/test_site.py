@@ -92,3 +92,57 @@ def test_unsealed_records_are_not_published(small_results, tmp_path):
     assert "in-process-opt" not in out.entries
     assert not (out.site_dir / "entries" / "in-process-opt.html").exists()
     assert "in-process-opt" not in (out.src_dir / "docs" / "index.md").read_text()
+
+
+def test_home_boards_ranked_and_tables(built_site):
+    md = (built_site.src_dir / "docs" / "index.md").read_text()
+    tuned = md.index("## Ranking: tuned track")
+    defaults = md.index("## Ranking: defaults track")
+    smoke = md.index("## Results table (not ranked): suite `smoke`")
+    assert tuned < defaults < smoke
+    # the defaults board has no records: said plainly, no table
+    assert "No records yet" in md[defaults:smoke] and "| rank |" not in md[defaults:smoke]
+    # the smoke board is a table without a rank column
+    assert "| rank |" not in md[smoke:] and "| entry | solved | certified/runs | SGM cost |" in md[smoke:]
+    # ranking: success fraction beside the cost, rank interval
+    assert "| rank | entry | score | rank 95% interval | SGM cost | solved | certified/runs |" in md
+    assert "| 3 | [sgd](entries/sgd.md) | 0.000 | 3 |" in md and "| 0/2 | 2/6 |" in md
+    csv = built_site.src_dir / "docs" / "assets" / "data" / "standard-v2-cpu-tuned.csv"
+    assert csv.is_file() and "gap_median" in csv.read_text().splitlines()[0]
+    assert (built_site.site_dir / "assets" / "data" / "standard-v2-cpu-tuned.csv").is_file()
+
+
+def test_problem_page_shows_failures_ci_and_gap(built_site):
+    md = (built_site.src_dir / "docs" / "problems" / "reddi2d.md").read_text()
+    assert "| entry | certified/runs | cost | cost 95% CI | ratio | median calls (certified runs) |" in md
+    # sgd certified 1 of 3 at 900: cost = median(900, 10000, 10000) = 10,000, median (certified) 900;
+    # n = 3 is too small for 95%: (min, max) with the 75% it covers
+    assert "| [sgd](../entries/sgd.md) | 1/3 | 10,000 | 900–10,000 (75%) | — | 900 |" in md
+    # gap: final f = f* in the fixture -> 0
+    assert "| [adam](../entries/adam.md) | 3/3 | 120 | 100–140 (75%) | 1 | 120 | 110–130 | 0 |" in md
+
+
+def test_custom_and_older_harness_records_are_not_ranked(small_results, tmp_path):
+    from bench.store import ResultsStore
+
+    results = tmp_path / "results"
+    shutil.copytree(small_results, results)
+    store = ResultsStore(results)
+    for seed in range(3):
+        # custom hyperparameters on the leaderboard suite: a table, never a ranking
+        store.append(make_record("adam[lr=9]", "reddi2d:canonical", seed, 5, suite="standard",
+                                 version="2", track="custom"))
+        # an older harness version of the tuned board: left out, and counted
+        store.append(make_record("adam", "reddi2d:canonical", seed, 1, suite="standard", version="2",
+                                 track="tuned", harness_version="h0",
+                                 created_at="2025-01-01T00:00:00+00:00"))
+    out = site.build_site(results, tmp_path / "site", tmp_path / "src")
+    md = (out.src_dir / "docs" / "index.md").read_text()
+    tuned = md[md.index("## Ranking: tuned track"):md.index("## Ranking: defaults track")]
+    assert "adam[lr=9]" not in tuned
+    assert "3 records made by older harness versions were left out" in tuned
+    custom = md[md.index("## Results table (not ranked): suite `standard` v2, profile `cpu`, track `custom`"):]
+    assert "adam-lr-9" in custom.split("## ")[1]
+    assert "| 1 | [adam](entries/adam.md) | 1.000 |" in md  # the old harness' 1-call runs are not used
+    entry = (out.src_dir / "docs" / "entries" / "adam-lr-9.md").read_text()
+    assert "Not ranked" in entry
