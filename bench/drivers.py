@@ -62,6 +62,8 @@ class RunSetup:
     w0: torch.Tensor
     optimizer_seed: int
     threads: int = 1
+    # rows of one batch with different hyperparameters: overrides per row (None: all ``overrides``)
+    row_overrides: list[dict[str, Any]] | None = None
 
 
 class SealedEntry:
@@ -97,6 +99,7 @@ class SealedEntry:
             child.close()
         self._send(ch.encode(ch.REPLY, ch.S_SETUP, 0, 0.0, 0, payload={
             "mode": "run", "entry": s.entry_ref, "overrides": dict(s.overrides), "family": s.family,
+            "row_overrides": s.row_overrides,
             "dtype": ch.dtype_name(s.w0.dtype), "facts": facts.as_dict(),
             "optimizer_seed": int(s.optimizer_seed), "threads": s.threads,
             "rows": rows, "batched": batched, "spin": ch.spin_seconds()}))
@@ -264,6 +267,8 @@ class InProcessEntry:
         from bench.entry_worker import load_entry
 
         s = self.setup
+        if s.row_overrides is not None:
+            raise EntryFailed("rows with different hyperparameters run sealed only")
         entry = load_entry(s.entry_ref)
         torch.manual_seed(s.optimizer_seed)
         self.w = s.w0.clone()

@@ -213,6 +213,34 @@ def _check_finite(values: Mapping[str, Any]) -> None:
             raise SpecError(f"hyperparameter {key}={value} is not a finite number")
 
 
+def build_row_optimizer(entry: Any, w: torch.Tensor, family: str,
+                        row_overrides: list[Mapping[str, Any]], *,
+                        allow_unknown: bool = False) -> torch.optim.Optimizer:
+    """One optimizer over the rows of an (S, d) batch whose rows differ in hyperparameters
+    (e.g. the trials of ``bench tune`` for an elementwise entry): row r is the parameter
+    ``w[r]`` (a view, updated in place) alone in param group r, with hyperparameters
+    ``defaults <- row_overrides[r]``. An elementwise update then does to each row what it does
+    to that row's run alone (tests/bench/test_trial_rows.py proves it for the built-in entries)."""
+    target = entry.optimizer
+    if not inspect.isclass(target):
+        raise EntryError(f"{entry.name}: rows with different hyperparameters need an Optimizer "
+                         f"class (param groups), not a factory")
+    groups = []
+    for r, overrides in enumerate(row_overrides):
+        choice = EntryChoice(entry, dict(overrides))
+        hparams = choice.hparams_for(family)
+        check_hparams(target, hparams, allow_unknown=allow_unknown, label=choice.label)
+        groups.append({"params": [w[r]], **hparams})
+    first = {k: v for k, v in groups[0].items() if k != "params"}
+    try:
+        opt = target(groups, **first)
+    except (TypeError, ValueError) as exc:
+        raise EntryError(f"{entry.name}: invalid hyperparameters {row_overrides}: {exc}") from exc
+    if len(opt.param_groups) != len(groups):
+        raise EntryError(f"{entry.name}: the optimizer did not keep one param group per row")
+    return opt
+
+
 def build_optimizer(choice: EntryChoice, params: list[torch.Tensor], family: str, *,
                     allow_unknown: bool = False) -> torch.optim.Optimizer:
     """Construct the entry's optimizer on ``params`` with its hyperparameters for ``family``.

@@ -41,6 +41,7 @@ class _Link:
         self.spin = 0.0
         self.checkpoint_due = False
         self.calls = 0
+        self.row_params: tuple[torch.Tensor, ...] = ()  # views w[r] when rows are param groups
 
     def _vector(self, name: str, x: Any) -> torch.Tensor:
         x = torch.as_tensor(x)
@@ -98,6 +99,8 @@ class ProxyClosure:
         """Minibatch (or full) loss at the current ``w``; writes the gradient into ``w.grad``."""
         loss, grad = self._link.call(ch.OP_LOSS_GRAD, full=full)
         self._link.param.grad = grad
+        for r, p in enumerate(self._link.row_params):
+            p.grad = grad[r]
         return loss
 
     def grad(self, at=None, *, full: bool = False, same_sample: bool = False) -> torch.Tensor:
@@ -213,7 +216,7 @@ def _check(sock, setup) -> None:
 
 
 def _run(sock, setup) -> None:
-    from bench.entries import EntryChoice, build_optimizer
+    from bench.entries import EntryChoice, build_optimizer, build_row_optimizer
 
     torch.set_num_threads(int(setup.get("threads", 1)))
     dtype = ch.DTYPES[setup["dtype"]]
@@ -223,9 +226,17 @@ def _run(sock, setup) -> None:
     entry = load_entry(setup["entry"])
     torch.manual_seed(int(setup["optimizer_seed"]))
     w = slots.w.clone()
-    optimizer = build_optimizer(EntryChoice(entry, setup["overrides"]), [w], setup["family"],
-                                allow_unknown=bool(setup.get("allow_unknown", False)))
+    allow = bool(setup.get("allow_unknown", False))
+    if setup.get("row_overrides"):  # rows differ in hyperparameters: one param group per row
+        optimizer = build_row_optimizer(entry, w, setup["family"], setup["row_overrides"],
+                                        allow_unknown=allow)
+        row_params = tuple(g["params"][0] for g in optimizer.param_groups)
+    else:
+        optimizer = build_optimizer(EntryChoice(entry, setup["overrides"]), [w], setup["family"],
+                                    allow_unknown=allow)
+        row_params = ()
     link = _Link(sock, slots, w, facts)
+    link.row_params = row_params
     link.spin = float(setup.get("spin", 0.0))
     closure = ProxyClosure(link)
     buffer = bytearray(ch.MAX_PACKET)

@@ -112,15 +112,27 @@ def is_batched(choice: EntryChoice) -> bool:
     return bool(getattr(choice.entry, "elementwise", False) or getattr(choice, "batch_seeds", False))
 
 
-_SHARED = ("choice", "problem", "instance_seed", "profile", "suite", "suite_version", "budget",
+_SHARED = ("problem", "instance_seed", "profile", "suite", "suite_version", "budget",
            "time_limit", "sealed")
+
+
+def _entry_key(task: RunTask) -> tuple:
+    """What the rows of one batch share of their choice: the entry, its code, track and
+    batching; a batched entry's rows may differ in their own hyperparameters (custom track,
+    sealed runs: e.g. tuning trials), each row then a param group of its own."""
+    c = task.choice
+    same = (c.entry.name, c.entry.source_hash(), c.track, c.batch_seeds)
+    if c.track == "custom" and task.sealed:
+        return same
+    return same + (c.label, repr(sorted(c.overrides.items())))
 
 
 @dataclasses.dataclass(frozen=True)
 class SeedBatch:
     """The unit an executor runs: runs of one entry on one problem instance, differing only in
-    their seeds. A batched entry (:func:`is_batched`) runs them as one (S, d) tensor, one row per
-    seed; any other entry comes in batches of one. Either way: one record per run."""
+    their seeds (and, sealed, in their own hyperparameters: the trials of ``bench tune``). A
+    batched entry (:func:`is_batched`) runs them as one (S, d) tensor, one row per run; any other
+    entry comes in batches of one. Either way: one record per run."""
 
     tasks: tuple[RunTask, ...]
 
@@ -130,6 +142,8 @@ class SeedBatch:
         first = self.tasks[0]
         for t in self.tasks[1:]:
             diff = [n for n in _SHARED if getattr(t, n) != getattr(first, n)]
+            if _entry_key(t) != _entry_key(first) or (t.choice.tuning != first.choice.tuning):
+                diff.insert(0, "choice")
             if diff:
                 raise ValueError(f"runs of one seed batch must share {', '.join(diff)}")
         if len(self.tasks) > 1 and not is_batched(first.choice):
@@ -162,9 +176,7 @@ def seed_batches(tasks: Sequence[RunTask], max_rows: int = MAX_BATCH_ROWS) -> li
         if not is_batched(task.choice) or max_rows <= 1:
             out.append(SeedBatch((task,)))
             continue
-        key = (task.choice.label, task.choice.entry.source_hash(), task.choice.batch_seeds,
-               task.choice.track) + \
-            tuple(getattr(task, n) for n in _SHARED[1:])
+        key = _entry_key(task) + tuple(getattr(task, n) for n in _SHARED)
         group = groups.get(key)
         if group is None or len(group) >= max_rows:
             group = groups[key] = []
@@ -218,8 +230,11 @@ def _prepare(batch: SeedBatch) -> _Run:
         certifier = Certifier(cert_problem, seed=t.run_seed)
         monitors.append(Monitor(cert_problem, certifier))
         records.append(_new_record(t, problem, certifier, budget, len(tasks), device))
-    setup = RunSetup(dict(entry_ref(task.choice)), task.choice.overrides_for(problem.family), problem.family, W0,
-                     torch_seed(task.run_seed, OPTIMIZER_STREAM), profile.threads)
+    overrides = [t.choice.overrides_for(problem.family) for t in tasks]
+    rows_differ = any(o != overrides[0] for o in overrides)
+    setup = RunSetup(dict(entry_ref(task.choice)), overrides[0], problem.family, W0,
+                     torch_seed(task.run_seed, OPTIMIZER_STREAM), profile.threads,
+                     row_overrides=overrides if rows_differ else None)
     seeds = [t.run_seed for t in tasks] if batch.batched else task.run_seed
     oracle = Oracle(problem, W0.clone(), seeds, budget)
     return _Run(batch, problem, monitors, oracle, records, setup)

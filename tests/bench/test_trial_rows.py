@@ -1,0 +1,58 @@
+"""Rows of one batch with different hyperparameters (the trials of ``bench tune`` for an
+elementwise entry): each row, a param group of its own, gives bit for bit the record of that
+trial run alone (float64 CPU, the real sealed harness)."""
+
+import dataclasses
+
+import pytest
+
+from bench import tuning
+from bench.entries import resolve_entry
+from bench.profiles import get_profile
+from bench.runner import RunTask, SeedBatch, execute_batch, seed_batches
+from optimizers import discover
+
+CPU = get_profile("cpu")
+BATCHED = sorted(n for n, e in discover().items() if getattr(e, "elementwise", False))
+PROBLEM, BUDGET = "reddi2d:canonical", 4_000
+SAME = ("status", "calls_to_sosp", "escape_calls", "counts", "steps", "final_f",
+        "final_grad_norm", "final_lambda_min", "sosp_bracket", "hparams", "entry")
+
+
+def _trial_tasks(name, n=3, sealed=True):
+    base = resolve_entry(name)[0]
+    points = tuning.trial_points(base.entry.search_space, n)
+    # the same run seed on every row: rows differ only in their hyperparameters
+    return [RunTask(dataclasses.replace(base, overrides=p), PROBLEM, 100, 0, 0, CPU, budget=BUDGET,
+                    time_limit=60, sealed=sealed) for p in points]
+
+
+def _eq(a, b):
+    """Equal, with NaN equal to NaN (a diverged trial's final f)."""
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("name", BATCHED)
+def test_trial_rows_equal_each_trial_alone(name):
+    tasks = _trial_tasks(name)
+    [batch] = seed_batches(tasks)  # the trials of one entry on one instance: one batch
+    assert len(batch.tasks) == 3
+    rows = execute_batch(batch)
+    assert len({r.entry for r in rows}) == 3 and all(r.batch_size == 3 for r in rows)
+    for task, row in zip(tasks, rows):
+        alone = execute_batch(SeedBatch((dataclasses.replace(task, sealed=False),)))[0]
+        for field in SAME:
+            assert _eq(getattr(row, field), getattr(alone, field)), (field, getattr(row, field),
+                                                                   getattr(alone, field))
+        for key in ("cost", "f", "grad_norm"):
+            assert _eq(row.trajectory[key], alone.trajectory[key]), key
+    assert len({tuple(r.trajectory["f"]) for r in rows}) == 3, "the trials must differ"
+
+
+def test_rows_with_different_hyperparameters_batch_only_sealed():
+    assert len(seed_batches(_trial_tasks("sgd"))) == 1
+    assert len(seed_batches(_trial_tasks("sgd", sealed=False))) == 3  # in-process: one each
