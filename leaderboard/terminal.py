@@ -92,7 +92,8 @@ def results_table(table) -> str:
               f"{scoring.FAILURE_PENALTY:g} x budget (PAR-2); calls(cert), IQR(cert) = over "
               f"certified runs only; s/run = median seconds per run (certified); escape = median "
               f"escape calls; gap = median (f - f*)/(f_s - f*) at the certified point.")
-    return fixed_table(headers, rows, shrink=(0, 1), right=(2, 3, 4, 5, 6, 7, 8)) + "\n" + textwrap.fill(legend, WIDTH)
+    text = fixed_table(headers, rows, shrink=(0, 1), right=(2, 3, 4, 5, 6, 7, 8))
+    return text + "\n" + textwrap.fill(legend, WIDTH)
 
 
 def comparison_table(table, highlight: set[str]) -> str | None:
@@ -124,4 +125,5 @@ def comparison_table(table, highlight: set[str]) -> str | None:
               f"cost = median calls over ALL runs, a failure counting {scoring.FAILURE_PENALTY:g} x "
               f"budget (PAR-2); * = best cost; ratio = cost / best (- when fewer than half of the "
               f"runs certified); calls(cert) = median over certified runs only.")
-    return fixed_table(headers, rows, shrink=(2, 0), right=(1, 3, 4, 5, 6)) + "\n" + textwrap.fill(legend, WIDTH)
+    text = fixed_table(headers, rows, shrink=(2, 0), right=(1, 3, 4, 5, 6))
+    return text + "\n" + textwrap.fill(legend, WIDTH)
