@@ -7,23 +7,15 @@ Reference: Kingma & Ba, ICLR 2015; Staib et al., ICML 2019 (adaptive methods esc
 
 import torch
 
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform
 
 ENTRY = Entry(
     name="adam",
     optimizer=torch.optim.Adam,
+    # torch.optim.Adam's defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8; Kingma & Ba)
     defaults={"lr": 1e-3},
-    family_hparams={
-        "reddi2d": {"lr": 1e-3},
-        "quad-saddle": {"lr": 1e-3},
-        "tensor": {"lr": 0.001},
-        "phase-retrieval": {"lr": 0.003},
-        "matrix-sensing": {"lr": 0.003},
-        "halfspace-sym": {"lr": 0.01},
-        "halfspace-blobs": {"lr": 0.01},
-        "deep-linear": {"lr": 0.003},
-        "mlp-digits": {"lr": 0.001},
-    },
+    # adaptive step (per-coordinate normalized): three decades around the torch default
+    search_space={"lr": LogUniform(1e-4, 1e-1)},
     summary="Adam with bias correction (torch.optim.Adam).",
     authors="Kingma, Ba",
     paper="Adam: A method for stochastic optimization. ICLR 2015",

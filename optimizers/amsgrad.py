@@ -6,23 +6,15 @@ Reference: Reddi, Kale, Kumar, "On the convergence of Adam and beyond", ICLR 201
 
 import torch
 
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform
 
 ENTRY = Entry(
     name="amsgrad",
     optimizer=torch.optim.Adam,
+    # torch.optim.Adam's defaults (lr 1e-3) with amsgrad=True
     defaults={"lr": 1e-3, "amsgrad": True},
-    family_hparams={
-        "reddi2d": {"lr": 1e-3, "amsgrad": True},
-        "quad-saddle": {"lr": 1e-3, "amsgrad": True},
-        "tensor": {"lr": 0.001, "amsgrad": True},
-        "phase-retrieval": {"lr": 0.003, "amsgrad": True},
-        "matrix-sensing": {"lr": 0.003, "amsgrad": True},
-        "halfspace-sym": {"lr": 0.01, "amsgrad": True},
-        "halfspace-blobs": {"lr": 0.01, "amsgrad": True},
-        "deep-linear": {"lr": 0.003, "amsgrad": True},
-        "mlp-digits": {"lr": 0.001, "amsgrad": True},
-    },
+    # adaptive step (per-coordinate normalized): three decades around the torch default
+    search_space={"lr": LogUniform(1e-4, 1e-1)},
     summary="AMSGrad (torch.optim.Adam with amsgrad=True).",
     authors="Reddi, Kale, Kumar",
     paper="On the convergence of Adam and beyond. ICLR 2018",

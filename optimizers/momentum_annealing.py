@@ -34,8 +34,7 @@ import math
 import torch
 
 from optimizers import _common as C
-from optimizers import _families
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform, Uniform
 
 SCHEDULES = ("step", "linear", "cosine", "constant")
 
@@ -123,12 +122,11 @@ class MomentumAnnealing(torch.optim.Optimizer):
 ENTRY = Entry(
     name="momentum-annealing",
     optimizer=MomentumAnnealing,
+    # torch.optim.SGD's default lr (1e-3); mu0 = 0.9 -> mu_end = 0 on a linear window, the
+    # defaults of Liu et al.'s schedules
     defaults={"lr": 1e-3, "momentum": 0.9, "momentum_end": 0.0, "schedule": "linear"},
-    family_hparams={
-        **_families.per_family(lambda s: {"lr": 0.1 * s, "momentum": 0.9}),
-        "reddi2d": {"lr": 5e-4, "momentum": 0.9},
-        "quad-saddle": {"lr": 5e-4, "momentum": 0.9},
-    },
+    # as sgd-momentum: PyTorch-form lr (effective-step range 1e-4 .. 1 at mu0 = 0.9) and mu0
+    search_space={"lr": LogUniform(1e-5, 1e-1), "momentum": Uniform(0.5, 0.99)},
     summary="Heavy ball (PyTorch form) with momentum annealed mu0 -> mu_end (step/linear/cosine) at "
             "fixed lr; horizon from the budget; effective step lr/(1-mu_t).",
     authors="Liu, Chen, Zhou, Zhao",

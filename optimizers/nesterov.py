@@ -6,23 +6,16 @@ Reference: Sutskever, Martens, Dahl, Hinton, ICML 2013; ``torch.optim.SGD(nester
 
 import torch
 
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform, Uniform
 
 ENTRY = Entry(
     name="nesterov",
     optimizer=torch.optim.SGD,
+    # torch.optim.SGD's default lr (1e-3) and momentum 0.9 (Sutskever et al. 2013)
     defaults={"lr": 1e-3, "momentum": 0.9, "nesterov": True},
-    family_hparams={
-        "reddi2d": {"lr": 5e-4, "momentum": 0.9, "nesterov": True},
-        "quad-saddle": {"lr": 5e-4, "momentum": 0.9, "nesterov": True},
-        "tensor": {"lr": 1e-05, "momentum": 0.9, "nesterov": True},
-        "phase-retrieval": {"lr": 2e-05, "momentum": 0.9, "nesterov": True},
-        "matrix-sensing": {"lr": 0.0001, "momentum": 0.9, "nesterov": True},
-        "halfspace-sym": {"lr": 0.005, "momentum": 0.9, "nesterov": True},
-        "halfspace-blobs": {"lr": 0.005, "momentum": 0.9, "nesterov": True},
-        "deep-linear": {"lr": 0.0003, "momentum": 0.9, "nesterov": True},
-        "mlp-digits": {"lr": 0.01, "momentum": 0.9, "nesterov": True},
-    },
+    # PyTorch-form lr: the effective step is lr/(1-momentum), so at momentum 0.9 this lr range
+    # (four decades, like sgd's 1e-4 .. 1) is the effective-step range 1e-4 .. 1 of sgd and spa
+    search_space={"lr": LogUniform(1e-5, 1e-1), "momentum": Uniform(0.5, 0.99)},
     summary="Nesterov accelerated momentum in the PyTorch form.",
     authors="Nesterov; Sutskever, Martens, Dahl, Hinton",
     paper="On the importance of initialization and momentum in deep learning. ICML 2013",

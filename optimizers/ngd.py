@@ -24,8 +24,7 @@ import math
 import torch
 
 from optimizers import _common as C
-from optimizers import _families
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform
 
 
 class NGD(torch.optim.Optimizer):
@@ -70,12 +69,12 @@ class NGD(torch.optim.Optimizer):
 ENTRY = Entry(
     name="ngd",
     optimizer=NGD,
+    # lr 1e-3 (the typical SGD step; Levy 2016 gives no value), N0 = 1, sigma_n = lr
     defaults={"lr": 1e-3, "n0": 1, "eps_div": 1e-12},
-    family_hparams={
-        **_families.per_family(lambda s: {"lr": 0.1 * s}),
-        "reddi2d": {"lr": 2e-3},
-        "quad-saddle": {"lr": 2e-3},
-    },
+    # lr is a step LENGTH (normalized gradient): the iterate oscillates at scale lr, so the good
+    # values sit below sgd's steps; four decades 1e-5 .. 1e-1. The noise std sigma_n over the
+    # same range (the default sigma_n = lr lies on the diagonal of the space)
+    search_space={"lr": LogUniform(1e-5, 1e-1), "sigma_n": LogUniform(1e-5, 1e-1)},
     summary="Normalized SGD plus Gaussian noise every N0 steps (Levy 2016; N0 unverified).",
     authors="Levy",
     paper="The power of normalization: faster evasion of saddle points. arXiv:1611.04831, 2016",

@@ -6,23 +6,15 @@ Reference: Tieleman & Hinton 2012 (Coursera lecture 6.5); Staib et al., ICML 201
 
 import torch
 
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform
 
 ENTRY = Entry(
     name="rmsprop",
     optimizer=torch.optim.RMSprop,
-    defaults={"lr": 1e-3},
-    family_hparams={
-        "reddi2d": {"lr": 1e-3},
-        "quad-saddle": {"lr": 1e-3},
-        "tensor": {"lr": 0.001},
-        "phase-retrieval": {"lr": 0.003},
-        "matrix-sensing": {"lr": 0.003},
-        "halfspace-sym": {"lr": 0.01},
-        "halfspace-blobs": {"lr": 0.01},
-        "deep-linear": {"lr": 0.003},
-        "mlp-digits": {"lr": 0.001},
-    },
+    # torch.optim.RMSprop's defaults (lr 1e-2, alpha 0.99, eps 1e-8)
+    defaults={"lr": 1e-2},
+    # adaptive step (per-coordinate normalized): three decades around the torch default
+    search_space={"lr": LogUniform(1e-4, 1e-1)},
     summary="RMSProp, diagonal, not centered, no momentum (torch.optim.RMSprop).",
     authors="Tieleman, Hinton",
     paper="Lecture 6.5 - RMSProp. COURSERA: Neural networks for machine learning, 2012",

@@ -5,23 +5,15 @@ Reference: Robbins & Monro 1951; ``torch.optim.SGD``.
 
 import torch
 
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform
 
 ENTRY = Entry(
     name="sgd",
     optimizer=torch.optim.SGD,
+    # torch.optim.SGD's default lr (1e-3)
     defaults={"lr": 1e-3},
-    family_hparams={
-        "reddi2d": {"lr": 5e-4},
-        "quad-saddle": {"lr": 5e-4},
-        "tensor": {"lr": 0.0001},
-        "phase-retrieval": {"lr": 0.0002},
-        "matrix-sensing": {"lr": 0.001},
-        "halfspace-sym": {"lr": 0.05},
-        "halfspace-blobs": {"lr": 0.05},
-        "deep-linear": {"lr": 0.01},
-        "mlp-digits": {"lr": 0.1},
-    },
+    # the step size over four decades: contains every family's good SGD step (~1e-4 .. 0.5)
+    search_space={"lr": LogUniform(1e-4, 1.0)},
     summary="Plain stochastic gradient descent (torch.optim.SGD).",
     authors="Robbins, Monro",
     paper="A stochastic approximation method. Ann. Math. Statist. 1951",

@@ -7,23 +7,16 @@ Reference: Polyak 1964; Wang, Lin, Abernethy, ICLR 2020.
 
 import torch
 
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform, Uniform
 
 ENTRY = Entry(
     name="sgd-momentum",
     optimizer=torch.optim.SGD,
+    # torch.optim.SGD's default lr (1e-3) and the usual momentum 0.9 (Wang et al.'s default)
     defaults={"lr": 1e-3, "momentum": 0.9},
-    family_hparams={
-        "reddi2d": {"lr": 5e-4, "momentum": 0.9},
-        "quad-saddle": {"lr": 5e-4, "momentum": 0.9},
-        "tensor": {"lr": 1e-05, "momentum": 0.9},
-        "phase-retrieval": {"lr": 2e-05, "momentum": 0.9},
-        "matrix-sensing": {"lr": 0.0001, "momentum": 0.9},
-        "halfspace-sym": {"lr": 0.005, "momentum": 0.9},
-        "halfspace-blobs": {"lr": 0.005, "momentum": 0.9},
-        "deep-linear": {"lr": 0.0003, "momentum": 0.9},
-        "mlp-digits": {"lr": 0.01, "momentum": 0.9},
-    },
+    # PyTorch-form lr: the effective step is lr/(1-momentum), so at momentum 0.9 this lr range
+    # (four decades, like sgd's 1e-4 .. 1) is the effective-step range 1e-4 .. 1 of sgd and spa
+    search_space={"lr": LogUniform(1e-5, 1e-1), "momentum": Uniform(0.5, 0.99)},
     summary="Stochastic heavy-ball momentum in the PyTorch form (torch.optim.SGD, momentum>0).",
     authors="Polyak; Wang, Lin, Abernethy",
     paper="Escaping saddle points faster with stochastic momentum. ICLR 2020",

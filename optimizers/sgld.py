@@ -9,9 +9,11 @@ noise level. ``sigma_ref=None`` estimates it at the first iterate from ``sigma_c
 counted ``closure.grad()`` calls: :math:`\hat\sigma_{ref}^2 = b\,\mathrm{tr}\,\widehat{\mathrm{Cov}}/d`
 (unbiased sample covariance of the calls' gradients, :math:`b` = ``closure.batch_size``), stored
 in ``state["sigma_ref"]``; where that is 0 (per-sample gradients agree there) ``sigma_floor``
-(1e-3) is used. A number given as ``sigma_ref`` is used as is (the families other than
-reddi2d and quad-saddle keep 1e-3, their old starting point). Giving ``inv_temp`` overrides
-``sigma_ref``. The noise generator lives in ``self.state`` and draws in float64 on the CPU
+(1e-3) is used. A number given as ``sigma_ref`` is used as is. Giving ``inv_temp`` overrides
+``sigma_ref``. ``noise_scale`` (default 1) multiplies the injected std, i.e. divides the
+inverse temperature by ``noise_scale**2``: the temperature knob of the search space, relative to
+the matched noise of the instance run (an absolute sigma_ref would mean something else on every
+problem). The noise generator lives in ``self.state`` and draws in float64 on the CPU
 (cast to the parameter's dtype and device).
 
 References: Y. Zhang, P. Liang, M. Charikar. A hitting time analysis of stochastic gradient
@@ -25,27 +27,30 @@ import math
 import torch
 
 from optimizers import _common as C
-from optimizers import _families
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform
 
 
 class SGLD(torch.optim.Optimizer):
     def __init__(self, params, lr: float = 1e-3, inv_temp: float | None = None,
-                 sigma_ref: float | None = None, sigma_calls: int = 16, sigma_floor: float = 1e-3):
+                 sigma_ref: float | None = None, sigma_calls: int = 16, sigma_floor: float = 1e-3,
+                 noise_scale: float = 1.0):
         C.check_positive("lr", lr)
         C.check_positive("inv_temp", inv_temp, allow_none=True)
         C.check_nonneg("sigma_ref", sigma_ref, allow_none=True)
         C.check_int("sigma_calls", sigma_calls, 2)
         C.check_positive("sigma_floor", sigma_floor)
+        C.check_nonneg("noise_scale", noise_scale)
         super().__init__(params, dict(lr=lr, inv_temp=inv_temp, sigma_ref=sigma_ref,
-                                      sigma_calls=sigma_calls, sigma_floor=sigma_floor))
+                                      sigma_calls=sigma_calls, sigma_floor=sigma_floor,
+                                      noise_scale=noise_scale))
 
     @staticmethod
     def noise_std(group, sigma_ref: float | None = None) -> float:
-        """sqrt(2 eta / xi): eta * sigma_ref under the matched default."""
+        """noise_scale * sqrt(2 eta / xi): noise_scale * eta * sigma_ref under the matched default."""
+        scale = group.get("noise_scale", 1.0)
         if group["inv_temp"] is None:
-            return group["lr"] * (group["sigma_ref"] if sigma_ref is None else sigma_ref)
-        return math.sqrt(2.0 * group["lr"] / group["inv_temp"])
+            return scale * group["lr"] * (group["sigma_ref"] if sigma_ref is None else sigma_ref)
+        return scale * math.sqrt(2.0 * group["lr"] / group["inv_temp"])
 
     @staticmethod
     def estimate_sigma_ref(closure, calls: int, floor: float) -> float:
@@ -85,14 +90,13 @@ class SGLD(torch.optim.Optimizer):
 ENTRY = Entry(
     name="sgld",
     optimizer=SGLD,
-    defaults={"lr": 1e-3},  # sigma_ref: estimated (see the module docstring)
-    family_hparams={
-        **_families.per_family(lambda s: {"lr": s, "sigma_ref": 1e-3}),
-        # sigma_ref = None: estimated from counted gradient calls at the first iterate (the
-        # noise level of the instance run, not a copied number)
-        "reddi2d": {"lr": 5e-3},
-        "quad-saddle": {"lr": 5e-4},
-    },
+    # torch.optim.SGD's default lr (1e-3); matched noise (noise_scale 1): sigma_ref estimated
+    # from counted gradient calls at the first iterate (the noise level of the instance run)
+    defaults={"lr": 1e-3},
+    # the step over sgd's range, and the temperature as a multiple of the matched noise std
+    # (noise_scale 1e-3 .. 10, i.e. inv_temp x 1e6 .. 1e-2: from nearly noiseless SGD to 10x the
+    # matched noise)
+    search_space={"lr": LogUniform(1e-4, 1.0), "noise_scale": LogUniform(1e-3, 10.0)},
     summary="SGD plus Gaussian Langevin noise sqrt(2 eta/xi) N(0, I) (matched-noise temperature).",
     authors="Zhang, Liang, Charikar",
     paper="A hitting time analysis of stochastic gradient Langevin dynamics. COLT 2017",

@@ -27,8 +27,7 @@ from typing import Sequence
 import torch
 
 from optimizers import _common as C
-from optimizers import _families
-from optimizers.base import Entry
+from optimizers.base import Entry, LogUniform, Uniform
 
 
 def spa_to_polyak(etas: Sequence[float], cs: Sequence[float]) -> tuple[list[float], list[float]]:
@@ -92,13 +91,12 @@ class SPA(torch.optim.Optimizer):
 ENTRY = Entry(
     name="spa",
     optimizer=SPA,
+    # lr = eta is the effective step alpha/(1-beta): these defaults are torch SGD+momentum's
+    # (lr 1e-3, momentum 0.9), i.e. sgd-momentum's defaults, in SPA form (Defazio 2020)
     defaults={"lr": 1e-2, "c": 0.1},
-    family_hparams={
-        **_families.per_family(lambda s: {"lr": s, "c": 0.1}),
-        # = sgd-momentum(lr=5e-4, momentum=0.9): eta = 5e-3, c = 0.1
-        "reddi2d": {"lr": 5e-3, "c": 0.1},
-        "quad-saddle": {"lr": 5e-3, "c": 0.1},
-    },
+    # eta: the effective step, so the range of sgd's step (1e-4 .. 1); c = 1 - beta over the
+    # same momenta as sgd-momentum's beta in [0.5, 0.99]
+    search_space={"lr": LogUniform(1e-4, 1.0), "c": Uniform(0.01, 0.5)},
     summary="Momentum as primal averaging: z -= eta g(x); x = (1-c) x + c z (Defazio 2020); "
             "lr is the effective step eta = alpha/(1-beta).",
     authors="Defazio",

@@ -18,12 +18,28 @@ NAMES = sorted(ENTRIES)
 PROBLEM = "reddi2d:canonical"
 FAMILY = "reddi2d"
 ESCAPE_BUDGET = 60_000
-# test-only overrides that keep a run within a few seconds (the entry's own reddi2d lr for plain
-# SGD needs ~1.6e5 calls, SPEC A1.2)
-FAST = {"sgd": {"lr": 5e-3},
-        # reddi2d declares rho = 20.2 (closure.facts): NEON's theory NC step |lam|/rho = 0.005 does
-        # not leave the saddle within ESCAPE_BUDGET; the test pins the old step length explicitly
-        "neon": {"rho": 0.3}}
+# Test-only overrides over the entries' defaults (not published numbers, not tuned values): what
+# each entry needs to escape reddi2d within ESCAPE_BUDGET in a few seconds on 2 shared cores
+# (measured on seed 0: calls to escape / to certify, and what the defaults do). Every searched value here
+# lies in the entry's search_space (tests/optimizers/test_search_space.py).
+FAST = {
+    # lr 5e-3: certified in ~1.2e4 calls (default 1e-3: escape only after ~5.5e4, budget out)
+    "sgd": {"lr": 5e-3},
+    # lr 5e-3: certified in ~8e3 calls (default 1e-3: escape only after ~3.9e4, then time-out)
+    "sgld": {"lr": 5e-3},
+    # lr 5e-3: certified in ~1e4 (default 1e-3, r = 10 lr: escape after ~5.4e4, budget out)
+    "cnc-sgd": {"lr": 5e-3},
+    # lr 5e-3, sigma_n 0.05: certified in ~1.3e4 (defaults: ~3.5e4)
+    "psgd": {"lr": 5e-3, "sigma_n": 0.05},
+    # lr 2e-3: escape in ~1.2e3 (a constant normalized step never certifies: it oscillates at
+    # scale lr, so the run goes on to the budget; default 1e-3: escape after ~2.5e3, but slower)
+    "ngd": {"lr": 2e-3},
+    # reddi2d declares rho = 20.2 (closure.facts): NEON's theory NC step |lam|/rho = 0.005 does
+    # not leave the saddle within ESCAPE_BUDGET; the test pins a longer step (rho 0.3) and a short
+    # extraction (nc_iters 30: a handful of power steps suffice in 2-D; the default formula gives
+    # a few hundred): certified in ~7e3 calls
+    "neon": {"rho": 0.3, "nc_iters": 30},
+}
 # entries whose first step is legitimately larger than the following ones
 FIRST_STEP_EXEMPT = {
     "pgd": "perturbation from the exact saddle on step 0",
@@ -138,16 +154,3 @@ def test_first_step_no_jump(name):
     steps = torch.cat([(traj[0] - w0).norm().view(1), (traj[1:] - traj[:-1]).norm(dim=1)])
     assert torch.isfinite(steps).all()
     assert float(steps[0]) <= 3 * float(steps[1:].max()) + 1e-12, steps[:5]
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_family_hparams_construct(name):
-    """Every family an entry gives hyperparameters for exists, and the optimizer builds there."""
-    import problems
-
-    fams = problems.families()
-    e = ENTRIES[name]
-    for fam in e.family_hparams:
-        assert fam in fams, f"{name}: family_hparams names unknown family {fam!r}"
-        w = torch.zeros(3, dtype=torch.float64)
-        build_optimizer(choice(name), [w], fam)

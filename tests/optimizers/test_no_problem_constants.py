@@ -15,9 +15,11 @@ Two checks, because a copied constant goes stale the moment the problem changes 
   (and reddi2d's eps_g / eps_h, 5e-3 / 1e-2, are such round numbers), so comparing them would
   only raise false alarms. A stale copy that no longer equals any constant is the job of the
   second check.
-* :func:`test_no_entry_carries_problem_facts_as_hyperparameters`: no entry's ``defaults`` or
-  ``family_hparams`` gives a value to a problem-fact hyperparameter (eps_g, eps_h, L, rho,
-  g_thres, ...), and every such constructor argument defaults to ``None`` ("from closure.facts").
+* :func:`test_no_entry_carries_problem_facts_as_hyperparameters`: no entry's ``defaults`` gives
+  a value to a problem-fact hyperparameter (eps_g, eps_h, L, rho, g_thres, ...), no entry's
+  ``search_space`` searches one (``bench tune`` would then pick a fact per family, a copied
+  constant by another route), and every such constructor argument defaults to ``None``
+  ("from closure.facts").
 """
 
 from __future__ import annotations
@@ -130,9 +132,9 @@ def test_no_entry_carries_problem_facts_as_hyperparameters(name):
     e = ENTRIES[name]
     assert not isinstance(e, BrokenEntry), e.error
     copied = {k: v for k, v in e.defaults.items() if k in FACT_NAMES and v is not None}
-    for fam, hp in e.family_hparams.items():
-        copied.update({f"{fam}.{k}": v for k, v in hp.items() if k in FACT_NAMES and v is not None})
     assert not copied, f"{name} copies problem facts into hyperparameters: {copied}"
+    searched = sorted(FACT_NAMES & set(e.search_space))
+    assert not searched, f"{name}: search_space searches problem facts {searched} (closure.facts)"
     if inspect.isclass(e.optimizer) and not e.optimizer.__module__.startswith("torch."):
         params = inspect.signature(e.optimizer).parameters
         fixed = {k: p.default for k, p in params.items() if k in FACT_NAMES and p.default is not None}
