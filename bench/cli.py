@@ -76,59 +76,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ----------------------------------------------------------------------------------- helpers
-def _fmt_calls(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x:,.0f}" if x < 1e5 else f"{x:.3g}"
-
-
-def _fmt_s(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x:.2f}" if x < 100 else f"{x:.0f}"
-
-
-def results_table(table) -> str:
-    """Per (entry, problem) summary as text (one row each)."""
-    from tabulate import tabulate
-
-    rows = []
-    for r in table.itertuples():
-        ok = round(r.success_rate * r.runs)
-        rows.append([r.entry, r.problem, f"{ok}/{r.runs}",
-                     f"{_fmt_calls(r.calls_median)} [{_fmt_calls(r.calls_q25)}, {_fmt_calls(r.calls_q75)}]",
-                     f"{_fmt_s(r.seconds_median)} [{_fmt_s(r.seconds_q25)}, {_fmt_s(r.seconds_q75)}]",
-                     _fmt_calls(r.escape_median)])
-    headers = ["entry", "problem", "certified", "calls to SOSP: median [IQR]", "seconds: median [IQR]",
-               "escape calls (median)"]
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-
-
-def comparison_table(table, highlight: set[str]) -> str | None:
-    """Problems x entries: median calls to SOSP (certified fraction); None if one entry only."""
-    from tabulate import tabulate
-
-    entries = sorted(set(table.entry))
-    if len(entries) < 2:
-        return None
-    cells = {(r.entry, r.problem): r for r in table.itertuples()}
-    rows = []
-    for problem in sorted(set(table.problem)):
-        row = [problem]
-        best = min((cells[e, problem].calls_median for e in entries
-                    if (e, problem) in cells and cells[e, problem].success_rate >= 0.5), default=None)
-        for e in entries:
-            r = cells.get((e, problem))
-            if r is None:
-                row.append("")
-                continue
-            mark = " *" if best is not None and r.success_rate >= 0.5 and r.calls_median == best else ""
-            row.append(f"{_fmt_calls(r.calls_median)} ({r.success_rate:.0%}){mark}")
-        rows.append(row)
-    headers = ["problem"] + [f">{e}<" if e in highlight else e for e in entries]
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-
-
 def _load_records(paths: list[pathlib.Path], suite: str | None, version: str | None):
     from bench.store import ResultsStore
 
@@ -216,6 +163,7 @@ def cmd_run(args) -> int:
     from bench.runner import MAX_BATCH_ROWS
     from bench.store import ResultsStore
     from leaderboard.aggregate import problem_table
+    from leaderboard.terminal import comparison_table, results_table
 
     suite, choices, tasks = _build_tasks(args)
     root = pathlib.Path(args.results)
@@ -251,8 +199,9 @@ def cmd_run(args) -> int:
                   if r.entry not in labels and r.track == board_track]
         comp = comparison_table(problem_table(mine + others), labels)
         if comp:
-            print(f"\nComparison on suite {suite.name} v{suite.version} (median calls to SOSP, "
-                  f"certified fraction; * best; >you<):")
+            print(f"\nComparison on suite {suite.name} v{suite.version}, {board_track} track "
+                  f"(cost: median calls to SOSP over all runs, a failure counted as 2x the budget; "
+                  f"certified runs; * best):")
             print(comp)
     failures = [r for r in records if r.status in ("error", "timeout")]
     for r in failures[:10]:
@@ -332,6 +281,7 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     from leaderboard.aggregate import problem_table
+    from leaderboard.terminal import results_table
 
     root = pathlib.Path(args.results)
     if not root.exists():

@@ -20,7 +20,7 @@ def test_run_smoke_prints_table_and_comparison(tmp_path, capsys):
     code, out, err = run_cli(capsys, "run", "--optimizer", "adam", "--suite", "smoke", "--results",
                              str(tmp_path), "--executor", "serial")
     assert code == 0, err
-    assert "calls to SOSP" in out and "reddi2d:canonical" in out and "2/2" in out
+    assert "calls(cert)" in out and "reddi2d:canonical" in out and "2/2" in out
     assert (tmp_path / "smoke" / "adam.jsonl").exists()
     code, out, err = run_cli(capsys, "run", "-o", "rmsprop", "-s", "smoke", "--results", str(tmp_path),
                              "--executor", "serial")
