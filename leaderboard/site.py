@@ -413,21 +413,26 @@ class SiteWriter:
                     ("optimizer", "authors", "paper", "url", "license", "spec_section", "oracle_class", "elementwise")]
             rows[0][1] = code(meta["optimizer"])
             parts.append(md_table(["field", "value"], rows))
-            fam = meta.get("family_hparams") or {}
             parts.append("\n## Hyperparameters\n")
-            hrows = [["(defaults)", code(json.dumps(meta.get("defaults", {}), sort_keys=True))]]
-            hrows += [[f, code(json.dumps({**meta.get("defaults", {}), **h}, sort_keys=True))]
-                      for f, h in sorted(fam.items())]
-            parts.append(md_table(["family", "hyperparameters"], hrows))
+            parts.append(f"Defaults (the defaults track, every family): "
+                         f"{code(json.dumps(meta.get('defaults', {}), sort_keys=True))}\n")
+            space = meta.get("search_space") or {}
+            if space:
+                parts.append("Search space of the tuned track ([tuning protocol](../methodology.md"
+                             "#tuning-protocol-and-tracks)):\n")
+                parts.append(md_table(["hyperparameter", "range"],
+                                      [[code(k), code(json.dumps(v))] for k, v in sorted(space.items())]))
         elif mod is not None:
             parts.append(f"!!! failure \"Broken entry\"\n    `optimizers/` has this entry but it does not "
                          f"load: {cell(getattr(mod, 'error', ''))}\n")
         else:
             parts.append(f"_No module `optimizers/{name.replace('-', '_')}.py`: an outside optimizer "
                          "(e.g. `--optimizer torch.optim.Adam`) or an entry since removed._\n")
-        used = sorted({(r.family, json.dumps(r.hparams, sort_keys=True)) for r in recs})
+        used = sorted({(r.track, r.family, json.dumps(r.hparams, sort_keys=True),
+                        str(r.tuning.get("trial", DASH))) for r in recs})
         parts.append("\n## Hyperparameters as run\n")
-        parts.append(md_table(["family", "hyperparameters"], [[f, code(h)] for f, h in used]))
+        parts.append(md_table(["track", "family", "hyperparameters", "tuning trial"],
+                              [[t, f, code(h), tr] for t, f, h, tr in used]))
         hashes = sorted({r.entry_source_hash for r in recs})
         parts.append(f"\nSource hash(es) of the runs: {', '.join(code(h) for h in hashes)}.\n")
         for b in self.boards:
