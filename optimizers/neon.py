@@ -151,8 +151,8 @@ ENTRY = Entry(
     name="neon",
     optimizer=NEON,
     # eps_g, eps_h, L, rho: from closure.facts (see the module docstring)
-    # torch.optim.SGD's default lr (1e-3) for the SGD steps, K = 1000 SGD steps per block (Xu et
-    # al.'s meta-algorithm); nc_iters = None: the power-iteration length of the theory,
+    # torch.optim.SGD's default lr (1e-3) for the SGD steps, K = 1000 SGD steps per block of the
+    # SGD+NEON meta-algorithm; nc_iters = None: the power-iteration length of the theory,
     # min(1e4, ceil(L/eps_h ln(d/delta))) from the facts (the default rule); rho from the facts.
     # The old per-family values: rho_fallback = 0.3 acted only where a problem declares no rho
     # (reddi2d and quad-saddle declare one, so it did nothing there) and stays the documented

@@ -11,7 +11,7 @@ from optimizers.base import Entry, LogUniform, Uniform
 ENTRY = Entry(
     name="nesterov",
     optimizer=torch.optim.SGD,
-    # torch.optim.SGD's default lr (1e-3) and momentum 0.9 (Sutskever et al. 2013)
+    # torch.optim.SGD's default lr (1e-3) and the usual momentum 0.9
     defaults={"lr": 1e-3, "momentum": 0.9, "nesterov": True},
     # PyTorch-form lr: the effective step is lr/(1-momentum), so at momentum 0.9 this lr range
     # (four decades, like sgd's 1e-4 .. 1) is the effective-step range 1e-4 .. 1 of sgd and spa

@@ -12,7 +12,7 @@ from optimizers.base import Entry, LogUniform, Uniform
 ENTRY = Entry(
     name="sgd-momentum",
     optimizer=torch.optim.SGD,
-    # torch.optim.SGD's default lr (1e-3) and the usual momentum 0.9 (Wang et al.'s default)
+    # torch.optim.SGD's default lr (1e-3) and the usual momentum 0.9
     defaults={"lr": 1e-3, "momentum": 0.9},
     # PyTorch-form lr: the effective step is lr/(1-momentum), so at momentum 0.9 this lr range
     # (four decades, like sgd's 1e-4 .. 1) is the effective-step range 1e-4 .. 1 of sgd and spa
