@@ -29,6 +29,9 @@ def add_command(subparsers) -> None:
     p.add_argument("-s", "--suite", default="standard", help="suite (default: standard)")
     p.add_argument("--trials", type=int, default=DEFAULT_TRIALS,
                    help=f"trial points per entry, the same for every entry (default {DEFAULT_TRIALS})")
+    p.add_argument("--families", help="tune only these problem families of the suite (comma-"
+                        "separated); their choices replace those in an existing tuning file made "
+                        "by the same protocol, the other families' are kept")
     p.add_argument("--profile", default="cpu", help="hardware profile (default: cpu)")
     p.add_argument("--results", default="bench-results",
                    help="results folder for the tuning runs (default: bench-results)")
@@ -39,6 +42,20 @@ def add_command(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="re-run tuning runs already stored")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_tune)
+
+
+def _only_families(suite, families):
+    import dataclasses
+
+    from bench.suites import UnknownSuiteError
+
+    known = suite.families()
+    unknown = [f for f in families if f not in known]
+    if unknown:
+        raise UnknownSuiteError(f"suite {suite.name} has no {', '.join(unknown)} problems; its "
+                                f"families: {', '.join(known)}")
+    return dataclasses.replace(suite, items=tuple(i for i in suite.items
+                                                  if i.problem.partition(":")[0] in families))
 
 
 def tuning_tasks(info, suite, trials, profile):
@@ -94,6 +111,8 @@ def cmd_tune(args) -> int:
     from leaderboard.scoring import FAILURE_PENALTY
 
     suite = get_suite(args.suite)
+    if args.families:
+        suite = _only_families(suite, args.families.split(","))
     profile = get_profile(args.profile)
     out_dir = pathlib.Path(args.out) if args.out else tuning.TUNING_DIR
     plans = []
@@ -121,6 +140,8 @@ def cmd_tune(args) -> int:
     for info, trials, labels, _ in plans:
         doc = tuning_result(info, suite, trials, labels, records, FAILURE_PENALTY)
         path = tuning.tuning_path(info.name, out_dir)
+        if args.families and path.is_file():
+            doc = tuning.merge(tuning.load_tuning(path).data, doc)
         tuning.write_tuning(path, doc)
         rows = [[fam, c["trial"], ", ".join(f"{k}={v}" for k, v in sorted(c["hparams"].items())),
                  f"{c['objective']:.3g}", f"{c['certified']}/{c['runs']}"]

@@ -145,6 +145,7 @@ def choose(table: Sequence[Mapping[str, Any]], families: Mapping[str, Sequence[s
         runs = sum(best["problems"][p]["runs"] for p in problems)
         cert = sum(best["problems"][p]["certified"] for p in problems)
         out[family] = {"trial": best["trial"], "hparams": dict(best["hparams"]),
+                       "problems": list(problems),
                        "objective": family_objective(best, problems),
                        "certified": cert, "runs": runs}
     return out
@@ -220,19 +221,40 @@ def write_tuning(path: pathlib.Path, data: Mapping[str, Any]) -> None:
     tmp.replace(path)
 
 
+def merge(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``new`` (a tuning of some families) merged into ``old`` (the entry's file): the families
+    of ``new`` replace theirs, the others are kept. Both must come from the same protocol, trial
+    points, suite version and entry code; anything else is refused (re-tune every family)."""
+    for key in ("entry", "entry_source_hash", "suite", "suite_version", "protocol", "search_space"):
+        if old.get(key) != new.get(key):
+            raise TuningError(f"cannot merge: the existing tuning file differs in {key!r}; tune "
+                              f"every family (drop --families)")
+    if [t["hparams"] for t in old["trials"]] != [t["hparams"] for t in new["trials"]]:
+        raise TuningError("cannot merge: different trial points; tune every family (drop --families)")
+    trials = []
+    for a, b in zip(old["trials"], new["trials"]):
+        trials.append({**a, "problems": {**a["problems"], **b["problems"]}})
+    harness = dict(old.get("harness_versions") or {f: old.get("harness_version") for f in old["choice"]})
+    harness.update({f: new["harness_version"] for f in new["choice"]})
+    return {**new, "trials": trials, "choice": {**old["choice"], **new["choice"]},
+            "harness_versions": harness, "runs": old.get("runs", 0) + new.get("runs", 0)}
+
+
 def tuning_document(info, suite, trials: Sequence[Mapping[str, Any]], table: list[dict],
                     choice: Mapping[str, Any], penalty: float, records: Sequence) -> dict[str, Any]:
     """The JSON written for one entry: protocol, trial table, choice and provenance."""
     from bench.profiles import versions
     from bench.provenance import harness_version
 
+    hv = harness_version()
     return {
         "format_version": FORMAT_VERSION,
         "entry": info.name,
         "entry_source_hash": info.source_hash(),
         "suite": suite.name,
         "suite_version": suite.version,
-        "harness_version": harness_version(),
+        "harness_version": hv,
+        "harness_versions": {family: hv for family in choice},  # per family (see merge)
         "protocol": {
             "trials": len(trials), "sampler": "scipy.stats.qmc.Sobol(scramble=True)",
             "sampler_seed": SAMPLER_SEED, "tuning_instance_seeds": list(suite.tuning_instance_seeds),

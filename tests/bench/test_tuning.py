@@ -197,6 +197,23 @@ def test_apply_track_rules(tuned, capsys):
         EntryChoice(choice.entry, {"lr": 0.1}, track="defaults")
 
 
+def test_merge_replaces_only_the_retuned_families(tuned):
+    _, doc, _ = tuned
+    other = {**doc, "choice": {"tensor": {"trial": 1, "hparams": doc["trials"][1]["hparams"]}},
+             "harness_version": "h2",
+             "trials": [{**t, "problems": {"tensor:small": {"runs": 2, "certified": 2, "cost": 0.1}}}
+                        for t in doc["trials"]]}
+    merged = tuning.merge(doc, other)
+    assert set(merged["choice"]) == {"reddi2d", "tensor"}
+    assert merged["choice"]["reddi2d"] == doc["choice"]["reddi2d"]
+    assert merged["harness_versions"] == {"reddi2d": doc["harness_version"], "tensor": "h2"}
+    assert set(merged["trials"][0]["problems"]) == {"reddi2d:canonical", "tensor:small"}
+    with pytest.raises(tuning.TuningError, match="trial points"):
+        tuning.merge(doc, {**other, "trials": other["trials"][::-1]})
+    with pytest.raises(tuning.TuningError, match="entry_source_hash"):
+        tuning.merge(doc, {**other, "entry_source_hash": "x"})
+
+
 # ----------------------------------------------------------------------------- committed files
 COMMITTED = sorted(tuning.TUNING_DIR.glob("*.json")) if tuning.TUNING_DIR.is_dir() else []
 
