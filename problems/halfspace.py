@@ -254,7 +254,8 @@ class HalfspaceBlobs(_SigmoidLoss):
     blue/yellow -> y = +1), drawn from the instance seed and scaled so that max ||x_i|| = 1.
     One oracle call is one uniform index i.
 
-    **Not an escape problem.** A saddle search found no finite strict saddles on these data
+    **A control, not an escape problem** (``control = True``: suites and the site keep it out of
+    the ranking; lambda_min at the start w = 0 is +lambda_reg = +0.001). A saddle search found no finite strict saddles on these data
     (SPEC.md A3.1), so ``saddle`` is a plain start point: w_s = 0 (f = 1/2, Hessian
     lambda_reg I since phi''(0) = 0, gradient nonzero; ``saddle_is_critical = False``,
     lambda_min = None) and escape means f <= f(0) - (f(0) - f*)/2. Use it for the CNC-lemma check at
@@ -276,6 +277,7 @@ class HalfspaceBlobs(_SigmoidLoss):
     }
     reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (authors' notebook data)"
     spec_section = "A3.2"
+    control = True  # no strict saddle: a convergence control, not ranked
     saddle_is_critical = False
     LR_REFERENCE = 0.05
 
