@@ -83,13 +83,16 @@ def tuning_result(info, suite, trials, labels, records, penalty):
     from leaderboard.aggregate import latest
     from problems import canonical_id
 
+    from bench.provenance import harness_version
+
     wanted = set(labels)
     seeds = set(range(suite.tuning_seeds))
+    current = harness_version()  # runs of other code are not this tuning's evidence
     by_label: dict[str, dict[str, list]] = {}
     used = []
     for r in latest(records):
         if (r.entry in wanted and r.entry_source_hash == info.source_hash()
-                and r.instance_seed in suite.tuning_instance_seeds and r.run_seed in seeds):
+                and r.harness_version == current and r.instance_seed in suite.tuning_instance_seeds and r.run_seed in seeds):
             by_label.setdefault(r.entry, {}).setdefault(r.problem, []).append(r)
             used.append(r)
     problems = [canonical_id(item.problem) for item in suite.items]
