@@ -108,13 +108,16 @@ register_suite(Suite(
 # which has no saddle, is not in it); each runs on 3 evaluation instances x 5 run seeds; entries
 # are tuned on instances 100 and 101, one run seed each (bench.tuning). Budgets are sample
 # gradients, about 10x (or more) the median calls of the best tuned entry on the problem.
+# mlp-digits is not in it yet: at eps_g = 1e-3 no method certifies within 200k calls (the
+# gradient norm stays at 0.03-0.4 after escape, f still falling), and no eps_g was found that is
+# both reachable and means "near a minimum" (see problems/networks.py, MLPDigits).
 LEADERBOARD_INSTANCES = (0, 1, 2)
 
 register_suite(Suite(
     name="standard",
     version="2",
-    description=("The leaderboard: one or two strict-saddle problems per family, 3 instances x 5 "
-                 "run seeds each; tuned on instances 100 and 101."),
+    description=("The leaderboard: one or two strict-saddle problems per family (mlp-digits not "
+                 "yet), 3 instances x 5 run seeds each; tuned on instances 100 and 101."),
     items=(
         SuiteItem("reddi2d:canonical", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=20_000, time_limit=60),
         SuiteItem("quad-saddle:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=30_000, time_limit=60),
@@ -125,7 +128,6 @@ register_suite(Suite(
         SuiteItem("matrix-sensing:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=30_000, time_limit=45),
         SuiteItem("halfspace-sym:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=30_000, time_limit=45),
         SuiteItem("deep-linear:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
-        SuiteItem("mlp-digits:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=60),
     ),
 ))
 
