@@ -110,7 +110,9 @@ register_suite(Suite(
 # gradients, about 10x (or more) the median calls of the best tuned entry on the problem.
 # mlp-digits is not in it yet: at eps_g = 1e-3 no method certifies within 200k calls (the
 # gradient norm stays at 0.03-0.4 after escape, f still falling), and no eps_g was found that is
-# both reachable and means "near a minimum" (see problems/networks.py, MLPDigits).
+# both reachable and means "near a minimum" (see problems/networks.py, MLPDigits). The tensor
+# family's population (ICA) oracle is left for a later version: its single-sample calls made it
+# one of the two most expensive problems to tune and evaluate on the reference machine.
 LEADERBOARD_INSTANCES = (0, 1, 2)
 
 register_suite(Suite(
@@ -123,7 +125,6 @@ register_suite(Suite(
         SuiteItem("quad-saddle:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=30_000, time_limit=60),
         SuiteItem("quad-saddle:medium", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=40_000, time_limit=60),
         SuiteItem("tensor:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
-        SuiteItem("tensor:small[oracle=ica]", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
         SuiteItem("phase-retrieval:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=50_000, time_limit=45),
         SuiteItem("matrix-sensing:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=30_000, time_limit=45),
         SuiteItem("halfspace-sym:small", seeds=5, instance_seeds=LEADERBOARD_INSTANCES, budget=30_000, time_limit=45),
