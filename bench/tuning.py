@@ -40,6 +40,7 @@ import hashlib
 import json
 import math
 import pathlib
+import statistics
 from typing import Any, Iterable, Mapping, Sequence
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -89,16 +90,11 @@ def trial_points(space: Mapping[str, Mapping[str, Any]], n: int, seed: int = SAM
 
 # ------------------------------------------------------------------------------ the objective
 def run_cost(record, penalty: float) -> float:
-    """c of one run: calls to SOSP when certified, else ``penalty`` x its budget."""
-    if record.status == "certified" and record.calls_to_sosp is not None:
-        return float(record.calls_to_sosp)
-    return penalty * float(record.budget)
+    """c of one run: calls to SOSP when certified, else ``penalty`` x its budget (the
+    leaderboard's own rule, :func:`leaderboard.scoring.run_cost`)."""
+    from leaderboard.scoring import run_cost as cost
 
-
-def _median(values: Sequence[float]) -> float:
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+    return cost(record.status, record.calls_to_sosp, record.budget, penalty)
 
 
 def trial_table(records_by_label: Mapping[str, Mapping[str, list]], labels: Sequence[str],
@@ -118,7 +114,7 @@ def trial_table(records_by_label: Mapping[str, Mapping[str, list]], labels: Sequ
             per_problem[pid] = {
                 "runs": len(runs),
                 "certified": sum(r.status == "certified" for r in runs),
-                "cost": _median([run_cost(r, penalty) for r in runs]) / budget,
+                "cost": statistics.median(run_cost(r, penalty) for r in runs) / budget,
             }
         table.append({"trial": t, "label": label, "hparams": dict(point), "problems": per_problem})
     return table
