@@ -162,3 +162,44 @@ def test_installed_package_files_are_hashed_alone():
 
     assert [n for n, _ in _local_sources(pathlib.Path(mod.__file__))] == ["sgd.py"]
     assert len(Entry("sgd", torch.optim.SGD).source_hash()) == 16
+
+
+# ----------------------------------------------------------------- the front end is not run
+_LOADED_BY_RUNS = r"""
+import sys
+from bench.entries import resolve_entry
+from bench.profiles import get_profile
+from bench.runner import RunTask, execute_batch, seed_batches
+from problems import canonical_id
+
+tasks = []
+for spec, problem in [("adam", "reddi2d"), ("pgd", "quad-saddle:small[n=10]"),
+                      ("sgd", "tensor:small"), ("cubic-newton", "phase-retrieval:small"),
+                      ("sgd-momentum", "matrix-sensing:small"), ("sgd", "halfspace-sym:small"),
+                      ("adagrad", "deep-linear:small"), ("sgd", "mlp-digits:small")]:
+    for choice in resolve_entry(spec, []):
+        tasks.append(RunTask(choice, canonical_id(problem), 0, 0, 0, get_profile("cpu"),
+                             budget=200, time_limit=60.0))
+for batch in seed_batches(tasks):
+    execute_batch(batch)
+import bench.entry_worker, bench.sandbox  # what the sealed worker (the zygote) imports
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_front_end_modules_are_not_loaded_by_runs():
+    """The modules left out of the harness version are not loaded by the process that runs and
+    certifies sealed runs, nor by the sealed worker; every name in FRONT_END exists."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _LOADED_BY_RUNS], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = {m.replace(".", "/") + ".py" for m in out.stdout.split()
+              if m.split(".")[0] in provenance.HARNESS_PACKAGES}
+    assert "bench/runner.py" in loaded and "problems/tensor.py" in loaded  # the probe ran
+    assert not loaded & provenance.FRONT_END, sorted(loaded & provenance.FRONT_END)
+    for rel in provenance.FRONT_END:
+        assert (REPO / rel).is_file(), rel
+    names = {p.relative_to(REPO).as_posix() for p in provenance.harness_files(REPO)}
+    assert not names & provenance.FRONT_END and "bench/suites.py" in names
