@@ -23,6 +23,14 @@ def test_harness_version_covers_bench_and_problems(tmp_path):
     names = [p.relative_to(tmp_path).as_posix() for p in provenance.harness_files(tmp_path)]
     assert "bench/runner.py" in names and "problems/quadratic.py" in names
     assert names == sorted(names) and not any(n.startswith("optimizers/") for n in names)
+    oracle = tmp_path / "bench" / "oracle.py"
+    text = oracle.read_text()
+    docstring = text.index('"""') + 3
+    oracle.write_text(text[:docstring] + "Reworded. " + text[docstring:])  # a docstring is prose
+    assert provenance._digest(tmp_path) == base
+    oracle.write_text(text.replace("import ", "import sys\nimport ", 1))  # one more statement
+    assert provenance._digest(tmp_path) != base
+    oracle.write_text(text)
 
     def changed(rel: str, text: str = "\n# edited\n") -> bool:
         path = tmp_path / rel
@@ -33,10 +41,12 @@ def test_harness_version_covers_bench_and_problems(tmp_path):
         finally:
             path.write_bytes(old)
 
-    assert changed("problems/quadratic.py")
-    assert changed("bench/certificate.py")
-    assert changed("bench/oracle.py", " ")
+    assert changed("problems/quadratic.py", "\nX = 1\n")
+    assert changed("bench/certificate.py", "\ndef f():\n    return 2\n")
+    assert not changed("problems/quadratic.py")  # a comment is prose, not code
+    assert not changed("bench/certificate.py", "\n\n   \n")  # blank lines and spaces
     assert not changed("README.md")
+    assert not changed("bench/cli.py", "\nX = 1\n")  # the front end is not the harness
     assert not changed("optimizers/sgd.py")  # entries are covered by their own source hash
     (tmp_path / "problems" / "new_family.py").write_text("X = 1\n")
     assert provenance._digest(tmp_path) != base  # a new file counts too
@@ -44,6 +54,23 @@ def test_harness_version_covers_bench_and_problems(tmp_path):
     # renaming a file (same contents) changes it: names are hashed with the contents
     (tmp_path / "problems" / "tensor.py").rename(tmp_path / "problems" / "tensor2.py")
     assert provenance._digest(tmp_path) != base
+
+
+def test_code_tokens_keep_code_and_drop_prose():
+    src = b'''"""Module doc."""
+import x  # why
+
+
+def f(a):
+    """Doc."""
+    s = """not a docstring"""
+    return a + 1  # note
+'''
+    code = provenance.code_tokens(src)
+    assert code == b'import x\ndef f(a):\n    s = """not a docstring"""\n    return a + 1'
+    assert provenance.code_tokens(src.replace(b"Doc.", b"Other\n    words.")) == code
+    assert provenance.code_tokens(src.replace(b"a + 1", b"a + 2")) != code
+    assert provenance.code_tokens(src.replace(b"# why", b"")) == code
 
 
 def test_harness_version_of_this_checkout():
