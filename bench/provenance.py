@@ -11,13 +11,13 @@ What is hashed is the code, not its prose: each file without comments, docstring
 blank lines (:func:`code_tokens`). Rewording a docstring keeps the version;
 changing a statement, a constant, a name or a file's path changes it.
 
-The front end is left out (:data:`FRONT_END`): modules that parse commands, schedule tasks,
-choose hyperparameters or write the store, and that no run executes. Everything they decide
-(entry, hyperparameters, problem, seeds, budget, profile, track) is written into each record
-field by field, so editing them cannot change a recorded number unseen, and the leaderboard's
-archive stays valid across an edit of the command line. A module is in the harness unless it is
-listed here, and ``tests/bench/test_store_provenance.py`` runs sealed runs in a fresh process
-and fails if any module they load is in the list.
+The front end is left out (:func:`front_end`, listed in ``bench/front_end.txt``): modules that
+parse commands, schedule tasks, choose hyperparameters or write the store, and that no run
+executes. Everything they decide (entry, hyperparameters, problem, seeds, budget, profile,
+track) is written into each record field by field, so editing them cannot change a recorded
+number unseen, and the leaderboard's archive stays valid across an edit of the command line. A
+module is in the harness unless it is listed there, and ``tests/bench/test_store_provenance.py``
+runs sealed runs in a fresh process and fails if any module they load is in the list.
 """
 
 from __future__ import annotations
@@ -32,23 +32,27 @@ import tokenize
 #: the packages whose sources make up the harness (relative to the repository/package root)
 HARNESS_PACKAGES = ("bench", "problems")
 
-#: modules of the harness packages that no run executes (see the module docstring)
-FRONT_END = frozenset({
-    "bench/__main__.py", "bench/cli.py", "bench/tune_command.py", "bench/tuning.py",
-    "bench/executors.py", "bench/dask_executor.py", "bench/store.py",
-    "bench/batch_check.py",
-})
+#: the file naming the modules of the harness packages that no run executes, one path per line
+#: (a data file, so that listing a new front-end module does not change the harness version)
+FRONT_END_FILE = pathlib.Path(__file__).resolve().parent / "front_end.txt"
+
+
+def front_end(path: pathlib.Path = FRONT_END_FILE) -> frozenset[str]:
+    """The front-end modules (paths relative to the repository root; see the module docstring)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return frozenset(line for line in lines if line)
 
 
 def harness_files(root: pathlib.Path | None = None) -> list[pathlib.Path]:
-    """Every ``*.py`` of the harness packages but the :data:`FRONT_END`, sorted by their path
+    """Every ``*.py`` of the harness packages but the :func:`front_end`, sorted by their path
     relative to ``root``."""
     root = root or pathlib.Path(__file__).resolve().parent.parent
+    skip = front_end(root / "bench" / FRONT_END_FILE.name)
     files = []
     for pkg in HARNESS_PACKAGES:
         files.extend(p for p in (root / pkg).rglob("*.py")
                      if "__pycache__" not in p.parts
-                     and p.relative_to(root).as_posix() not in FRONT_END)
+                     and p.relative_to(root).as_posix() not in skip)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 

@@ -216,7 +216,7 @@ print(" ".join(sorted(sys.modules)))
 
 def test_front_end_modules_are_not_loaded_by_runs():
     """The modules left out of the harness version are not loaded by the process that runs and
-    certifies sealed runs, nor by the sealed worker; every name in FRONT_END exists."""
+    certifies sealed runs, nor by the sealed worker; every name in bench/front_end.txt exists."""
     import subprocess
 
     out = subprocess.run([sys.executable, "-c", _LOADED_BY_RUNS], cwd=REPO, capture_output=True,
@@ -225,8 +225,8 @@ def test_front_end_modules_are_not_loaded_by_runs():
     loaded = {m.replace(".", "/") + ".py" for m in out.stdout.split()
               if m.split(".")[0] in provenance.HARNESS_PACKAGES}
     assert "bench/runner.py" in loaded and "problems/tensor.py" in loaded  # the probe ran
-    assert not loaded & provenance.FRONT_END, sorted(loaded & provenance.FRONT_END)
-    for rel in provenance.FRONT_END:
+    assert not loaded & provenance.front_end(), sorted(loaded & provenance.front_end())
+    for rel in provenance.front_end():
         assert (REPO / rel).is_file(), rel
     names = {p.relative_to(REPO).as_posix() for p in provenance.harness_files(REPO)}
-    assert not names & provenance.FRONT_END and "bench/suites.py" in names
+    assert not names & provenance.front_end() and "bench/suites.py" in names
