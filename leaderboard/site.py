@@ -255,6 +255,12 @@ class SiteWriter:
         if b.older_left_out:
             note += (f"; {b.older_left_out} records made by older harness versions were left out "
                      "(a board never mixes harness versions)")
+        from bench.provenance import harness_version
+
+        if b.harness_version and b.harness_version != harness_version():
+            note += (f". The code that built this site is harness version `{harness_version()}`: "
+                     "these runs were made by other code, and `python -m leaderboard.make_results` "
+                     "re-runs them with this one")
         return note + "."
 
     def write_board_csv(self, b: Board) -> str:

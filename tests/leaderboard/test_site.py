@@ -146,3 +146,19 @@ def test_custom_and_older_harness_records_are_not_ranked(small_results, tmp_path
     assert "| 1 | [adam](entries/adam.md) | 1.000 |" in md  # the old harness' 1-call runs are not used
     entry = (out.src_dir / "docs" / "entries" / "adam-lr-9.md").read_text()
     assert "Not ranked" in entry
+
+
+def test_board_note_says_when_the_runs_come_from_other_code():
+    import pandas as pd
+
+    from bench.provenance import harness_version
+
+    def note(version: str) -> str:
+        board = site.Board("standard", "2", "cpu", "tuned", [], pd.DataFrame(), pd.DataFrame(),
+                           harness_version=version)
+        return site.SiteWriter.board_note(None, board)
+
+    assert "were made by other code" not in note(harness_version())
+    stale = note("0123456789abcdef")
+    assert "were made by other code" in stale and harness_version() in stale
+    assert "python -m leaderboard.make_results" in stale
