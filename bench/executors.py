@@ -227,6 +227,17 @@ def run_tasks(tasks: Sequence[RunTask], store: ResultsStore, *, executor: str = 
     raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
 
 
+def eta_text(elapsed: float, done: int, total: int) -> str:
+    """The time left at the mean pace so far, as "eta ~3m"; "eta ?" until 5% of the runs (at
+    least 3) are done, since runs of one suite differ in cost by orders of magnitude."""
+    if done >= total:
+        return "done"
+    if done < max(3, 0.05 * total):
+        return "eta ?"
+    left = elapsed / done * (total - done)
+    return f"eta ~{left:.0f}s" if left < 120 else f"eta ~{left / 60:.0f}m"
+
+
 def stderr_progress(total_hint: int | None = None) -> Progress:
     """A progress printer: a rewriting line on a terminal, one line per run otherwise."""
     start = time.monotonic()
@@ -236,11 +247,10 @@ def stderr_progress(total_hint: int | None = None) -> Progress:
         from bench.runner import summary_line
 
         elapsed = time.monotonic() - start
-        eta = elapsed / done * (total - done)
         bar_len = 24
         filled = int(bar_len * done / total)
         bar = "#" * filled + "." * (bar_len - filled)
-        msg = (f"[{bar}] {done}/{total} {elapsed:5.0f}s eta {eta:4.0f}s  "
+        msg = (f"[{bar}] {done}/{total} {elapsed:5.0f}s {eta_text(elapsed, done, total)}  "
                f"{rec.entry} {rec.problem} seed {rec.run_seed}: {summary_line(rec)}")
         if tty:
             sys.stderr.write("\r\033[K" + msg[:160])

@@ -42,3 +42,13 @@ def test_pending_skips_stored_runs(cpu, tmp_path):
     executors.run_serial(tasks[:1], store)
     assert executors.pending(tasks, store) == tasks[1:]
     assert executors.pending(tasks, store, force=True) == tasks
+
+
+def test_eta_waits_for_evidence_and_extrapolates_the_pace():
+    from bench.executors import eta_text
+
+    assert eta_text(10.0, 2, 100) == "eta ?"  # 2 runs say nothing about the other 98
+    assert eta_text(10.0, 4, 100) == "eta ?"  # under 5%
+    assert eta_text(50.0, 5, 100) == "eta ~16m"  # 10 s per run x 95 runs left
+    assert eta_text(10.0, 50, 100) == "eta ~10s"
+    assert eta_text(10.0, 100, 100) == "done"
