@@ -1,4 +1,4 @@
-r"""The (eps_g, eps_h) second-order stationarity certificate (SPEC.md C1, C4).
+r"""The (eps_g, eps_h) second-order stationarity certificate (docs/methodology.md).
 
 ``w`` is certified when :math:`\|\nabla f(w)\| \le \varepsilon_g` (full gradient) **and**
 :math:`\lambda_{\min}(\nabla^2 f(w)) \ge -\varepsilon_h` is *proven*, **and**, where the problem
@@ -74,7 +74,7 @@ Hence the rule: **certify at step k iff**
           {2\sqrt{s/(\hat L+\varepsilon_h)}} ,
 
 which is false only on the KW failure event: the threshold is exactly -eps_h, not the
--2 eps_h that the fixed count :func:`kw_iterations` (SPEC.md C4, eps = eps_h / (2 L)) guarantees.
+-2 eps_h that the fixed count :func:`kw_iterations` (eps = eps_h / (2 L)) guarantees.
 The proof also gives the lower end of a bracket,
 :math:`\lambda_{\min} > (\theta_1 - \epsilon_k\hat L)/(1-\epsilon_k)` (``Certificate.lambda_lower``).
 
@@ -197,7 +197,7 @@ def kw_error(dim: int, k: int, delta: float) -> float:
 
 
 def kw_iterations(dim: int, eps_h: float, l_hat: float, delta: float) -> int:
-    """SPEC.md C4's fixed count for relative accuracy eps_h / (2 l_hat). It guarantees only
+    """The classical fixed Lanczos count for relative accuracy eps_h / (2 l_hat). It guarantees only
     lambda_min >= -2 eps_h when theta_1 >= -eps_h; kept for reference, the rule does not use it."""
     if l_hat <= 0:
         return 1

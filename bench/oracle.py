@@ -6,7 +6,7 @@ writes the stochastic gradient into ``w.grad`` and returns the (detached) miniba
 Entries that need more get it from the same closure, and every answer is charged first:
 
 ==========================================  ===============================================
-call                                        charge (SPEC.md 0.3, IFO units)
+call                                        charge (IFO units: sample gradients)
 ==========================================  ===============================================
 ``closure()``                               ``batch_size`` sample gradients
 ``closure(full=True)``                      ``n`` sample gradients (finite sums only)
@@ -62,7 +62,7 @@ class Counts:
 
     @property
     def cost(self) -> int:
-        """Sample gradients + sample HVPs + sample function values (SPEC.md 0.3)."""
+        """Sample gradients + sample HVPs + sample function values (the cost unit)."""
         return self.grad_samples + self.hvp_samples + self.fval_samples
 
     def as_dict(self) -> dict[str, int]:
@@ -74,7 +74,7 @@ class SampleStreams:
 
     Row r's k-th stochastic call gets the k-th sample of ``torch_seed(run_seeds[r], RUN_STREAM)``'s
     stream, drawn in chunks of ``K`` calls (``K`` from the size of one sample), whatever the other
-    rows are: a seed sees the same samples alone or in a batch (SPEC.md 0.4). All rows advance
+    rows are: a seed sees the same samples alone or in a batch. All rows advance
     together (every row gets every call), so the chunks are stacked to ``(S, K, ...)`` and one
     call's samples are one slice."""
 

@@ -25,7 +25,7 @@ STATUSES = ("certified", "budget_exhausted", "diverged", "error", "timeout", "ha
 
 @dataclasses.dataclass
 class RunRecord:
-    """Everything measured in one run. Costs are in sample gradients (SPEC.md 0.3)."""
+    """Everything measured in one run. Costs are in sample gradients (IFO calls)."""
 
     # what ran
     entry: str  # label: name or name[overrides]

@@ -2,7 +2,8 @@
 
 A leaderboard row is valid only for the suite version it ran on: change a suite's items and you
 must bump its ``version``. Seeds: each item runs ``seeds`` run seeds 0..seeds-1 on each instance
-seed; the init seed equals the run seed (SPEC.md 0.4 keeps them independent streams).
+seed; the init seed equals the run seed (they seed independent streams,
+``problems.base.rng``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ r"""Boards, per-problem statistics and the ranking: what every number of the lea
 A board never mixes harness versions: it keeps the records of its newest harness version (the
 version whose newest record is newest) and counts the others as left out.
 
-Gradient calls (sample gradients, SPEC.md 0.3) do not depend on the hardware, so the ranking uses
+Gradient calls (sample gradients, the cost unit) do not depend on the hardware, so the ranking uses
 them only; wall-clock seconds are compared only within one (profile, hardware_id), see
 :func:`wallclock_tables`.
 

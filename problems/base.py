@@ -30,7 +30,7 @@ Batched rows (:mod:`problems.batch`): ``loss_rows``, ``grad_rows``, ``loss_grad_
 points at once, one per row of an (S, d) tensor (and one call's sample per row), each row bitwise
 independent of the others. Families override their ``_*_rows`` hooks with batched code.
 
-Costs (SPEC.md section 0.3) are not computed here: the counted oracle (bench.oracle) charges
+Costs (sample gradients, docs/methodology.md "Cost unit") are not computed here: the counted oracle (bench.oracle) charges
 ``batch_size`` sample gradients per stochastic call and ``n`` per full-batch call.
 """
 
@@ -46,14 +46,15 @@ import torch
 
 from .batch import BatchedRows
 
-# Stream ids for numpy.random.SeedSequence([seed, STREAM]) (SPEC.md 0.4).
+# Stream ids for numpy.random.SeedSequence([seed, STREAM]): instance data, start point and run
+# randomness come from independent streams of their seeds.
 INSTANCE_STREAM = 0
 INIT_STREAM = 1
 RUN_STREAM = 2
 
 
 def rng(seed: int, stream: int, *extra: int) -> np.random.Generator:
-    """A numpy PCG64 generator for child stream ``stream`` of ``seed`` (SPEC.md 0.4)."""
+    """A numpy PCG64 generator for child stream ``stream`` of ``seed`` (independent streams)."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream, *extra])))
 
 
@@ -86,7 +87,8 @@ class Saddle:
     """The designated strict saddle w_s of an instance.
 
     ``lambda_min`` is the smallest Hessian eigenvalue at w_s (None if not known in closed form);
-    ``escape_delta`` is Delta_esc of SPEC.md C5: a run has escaped once f(w) <= value - escape_delta.
+    ``escape_delta`` is Delta_esc (docs/methodology.md "Escape"): a run has escaped once
+    f(w) <= value - escape_delta.
     """
 
     point: torch.Tensor
@@ -235,7 +237,8 @@ class Problem(BatchedRows, abc.ABC):
         options: option name -> :class:`Option` (user-settable with ``family:size[opt=val]``);
             ``option_defaults()`` gives name -> default, ``option_values`` an instance's values.
         reference: the papers the family comes from (one line).
-        spec_section: section of SPEC.md that defines the family.
+        spec_section: a legacy label of the family's design section (not shown anywhere; the
+            docstring is the family's definition).
         control: True for a family that has no strict saddle to escape (a convergence control,
             e.g. ``halfspace-blobs``); suites and the site keep controls out of the ranking.
 
@@ -262,7 +265,7 @@ class Problem(BatchedRows, abc.ABC):
     budget: int  # in sample gradients (IFO units)
     saddle: Saddle
     f_star: float | None
-    cnc_gamma: float | None  # E<grad f_i(w_s), v_min>^2 where known (SPEC.md C3)
+    cnc_gamma: float | None  # CNC constant E<grad f_i(w_s), v_min>^2 where known
     per_sample_grad_zero_at_saddle: bool = False
     divergence_radius: float = 1e6  # ||w|| beyond this counts as divergence
     certificate_level: float | None = None  # certified only where f(w) <= this (None: no bound)
@@ -384,16 +387,16 @@ class Problem(BatchedRows, abc.ABC):
 
     # ------------------------------------------------------------------ escape
     def escaped(self, w: torch.Tensor, f: float) -> bool:
-        """Whether w has left the saddle (SPEC.md C5.1): f(w) <= f_s - escape_delta.
+        """Whether w has left the saddle (the f-level test): f(w) <= f_s - escape_delta.
 
         Families whose f-level is swamped by noise in the positive directions override this
-        with the projection test of C5.2, ||P_-(w - w_s)|| >= R."""
+        with a projection test, ||P_-(w - w_s)|| >= R."""
         return f <= self.saddle.value - self.saddle.escape_delta
 
     # ------------------------------------------------------------------ start point
     @abc.abstractmethod
     def initial_point(self, init_seed: int) -> torch.Tensor:
-        """Start point at or near the saddle (SPEC.md); deterministic in ``init_seed``."""
+        """Start point at or near the saddle (each family says where); deterministic in ``init_seed``."""
 
     def perturbed_origin(self, init_seed: int) -> torch.Tensor:
         """w_0 = delta * zeta, zeta ~ N(0, I_d) from ``init_seed``, delta = option ``init_delta``

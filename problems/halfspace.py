@@ -1,4 +1,4 @@
-"""Halfspace learning with the sigmoid loss (SPEC.md A3).
+"""Halfspace learning with the sigmoid loss.
 
 Reference: Daneshmand, Kohler, Lucchi, Hofmann, "Escaping saddles with stochastic gradients",
 ICML 2018 (CNC lemma; authors' code jonaskohler/escaping_saddles_with_stochastic_gradients).
@@ -128,27 +128,51 @@ class _SigmoidLoss(Problem):
 
 @register
 class HalfspaceSym(_SigmoidLoss):
-    r"""Constructed halfspace instance with a provable strict saddle (SPEC.md A3.1, "halfspace-sym").
+    r"""Halfspace learning with the sigmoid loss on a constructed data set with a provable strict saddle.
 
-    .. math::
-        f(w) = \frac1n\sum_{i=1}^n \varphi(y_i x_i^\top w) + \frac{\lambda_{reg}}2\|w\|^2,
-        \quad \varphi(t) = \sigma(-t) = \frac1{1+e^t}.
+    Objective:
+        .. math::
+            f(w) = \frac1n\sum_{i=1}^n \varphi(y_i x_i^\top w) + \frac{\lambda_{reg}}2\|w\|^2,
+            \quad \varphi(t) = \sigma(-t) = \frac1{1+e^t},
 
-    Data: m positives at p e_1; for j = 1..k two negatives at p' e_1 +- q e_{j+1}; n = m + 2k,
-    d = k + 1; p, p', q = 1, 0.5, 1; all x scaled by max ||x_i||. The instance has no randomness
-    (the instance seed is ignored). Saddle w_s = a e_1 with a from Brent's method on
-    :math:`-\frac mn\tilde p\sigma'(a\tilde p)+\frac{2k}n\tilde p'\sigma'(a\tilde p')+\lambda a = 0`;
-    the Hessian is diagonal there with lambda_min = H_22 < 0 of multiplicity k.
-    f* by L-BFGS from w_s + 0.5 sum_j e_{j+1} (all 2^k sign patterns are equivalent).
+        a smooth surrogate of the 0-1 loss of a linear classifier, with lambda_reg = 1e-3
+        (option ``reg``; 0 makes inf f = 0.1 unattained, and f* is then None).
 
-    One oracle call is one uniform index i: :math:`\nabla f_i = \varphi'(y_ix_i^\top w)y_ix_i + \lambda w`.
-    Per-sample gradients at w_s are nonzero; the CNC lemma (c = 1) gives gamma >= lambda_min^2.
+        Data: m positives at p e_1; for j = 1..k two negatives at p' e_1 + q e_{j+1} and
+        p' e_1 - q e_{j+1}; n = m + 2k points in d = k + 1 dimensions, with p, p', q = 1, 0.5, 1 and
+        every x scaled by max ||x_i||. The data have no randomness (the instance seed is ignored).
 
-    Options: reg (lambda_reg, default 1e-3; 0 makes f* = inf = 0.1 unattained, f_star None),
-    init_delta (w_0 = w_s + delta zeta/||zeta||; default 0: SGD escapes from w_s itself).
-    eps_h = 0.1 |lambda_min|; eps_g: SPEC's 1e-5 is far below the constant-step SGD noise floor
-    (per-sample gradients do not vanish at w*), so eps_g = max(1e-5, 3 sqrt(eta tr(H Sigma)/2))
-    at the minimizer with the reference step eta = LR_REFERENCE (SPEC C1 rule).
+    Oracle:
+        A finite sum; one call is one uniform index i,
+        :math:`\nabla f_i(w) = \varphi'(y_i x_i^\top w)\,y_i x_i + \lambda_{reg} w`, costing one
+        sample gradient. Per-sample gradients at the saddle are nonzero along the escape
+        directions; the CNC lemma (c = 1) gives :math:`\gamma \ge \lambda_{\min}^2`.
+
+    Saddle and minimum:
+        The saddle is :math:`w_s = a\,e_1`, a found by Brent's method on
+
+        .. math::
+            -\frac mn\tilde p\,\sigma'(a\tilde p)+\frac{2k}n\tilde p'\,\sigma'(a\tilde p')+\lambda_{reg}\, a = 0
+
+        (tildes: the scaled p and p'). The Hessian is diagonal there, with
+        :math:`\lambda_{\min} = H_{22} < 0` of multiplicity k: the negatives pull w off the e_1
+        axis in either direction. f* comes from L-BFGS started at
+        :math:`w_s + 0.5\sum_j e_{j+1}` (all 2^k sign patterns are equivalent). Start: w_s itself
+        (SGD escapes from it; option ``init_delta`` starts at distance exactly delta). A run has
+        escaped once f(w) <= f_s - (f_s - f*)/2.
+
+    Certificate and budget:
+        eps_h = 0.1 |lambda_min(w_s)|. eps_g follows the noise-floor rule: the per-sample
+        gradients do not vanish at the minimizer, so constant-step SGD cannot bring the gradient
+        norm below a floor; eps_g = max(1e-5, 3 sqrt(eta tr(H Sigma)/2)), H and Sigma the Hessian
+        and the per-sample gradient covariance at the minimizer, at the reference step eta =
+        ``LR_REFERENCE`` = 0.05 (three times the floor). Registered budgets: 200,000 sample
+        gradients (small, medium), 500,000 (large); a suite may set a smaller one.
+
+    References:
+        Daneshmand, Kohler, Lucchi, Hofmann, "Escaping saddles with stochastic gradients",
+        ICML 2018 (the sigmoid-loss halfspace problem and the CNC condition). The data set with
+        a provable saddle is this project's construction, as stated here.
     """
 
     family = "halfspace-sym"
@@ -245,25 +269,36 @@ BLOB_LABELS = np.array([-1.0, -1.0, 1.0, 1.0])
 
 @register
 class HalfspaceBlobs(_SigmoidLoss):
-    r"""Paper-faithful Gaussian-blob halfspace data (SPEC.md A3.2, "halfspace-blobs").
+    r"""Halfspace learning with the sigmoid loss on Gaussian blobs: a convergence control, not ranked.
 
-    .. math::
-        f(w) = \frac1n\sum_i \varphi(y_i x_i^\top w) + \frac{\lambda_{reg}}2\|w\|^2,\quad \varphi(t)=\sigma(-t),
+    Objective:
+        .. math::
+            f(w) = \frac1n\sum_i \varphi(y_i x_i^\top w) + \frac{\lambda_{reg}}2\|w\|^2,\quad \varphi(t)=\sigma(-t),
 
-    four Gaussian blobs in R^9 (std 2; means of Daneshmand et al.'s notebook; red/green -> y = -1,
-    blue/yellow -> y = +1), drawn from the instance seed and scaled so that max ||x_i|| = 1.
-    One oracle call is one uniform index i.
+        on four Gaussian blobs in :math:`\mathbb R^9` (std 2; the means of Daneshmand et al.'s
+        notebook; two blobs labelled -1, two labelled +1), drawn from the instance seed and scaled so
+        that max ||x_i|| = 1. lambda_reg = 1e-3 (option ``reg``, > 0) so that f* is attained.
+        Sizes: small = 20 points per blob (the paper's n = 80), medium = 250 per blob (n = 1000).
 
-    **A control, not an escape problem** (``control = True``: suites and the site keep it out of
-    the ranking; lambda_min at the start w = 0 is +lambda_reg = +0.001). A saddle search found no finite strict saddles on these data
-    (SPEC.md A3.1), so ``saddle`` is a plain start point: w_s = 0 (f = 1/2, Hessian
-    lambda_reg I since phi''(0) = 0, gradient nonzero; ``saddle_is_critical = False``,
-    lambda_min = None) and escape means f <= f(0) - (f(0) - f*)/2. Use it for the CNC-lemma check at
-    random points (SPEC.md D10) and as a plain convergence problem. Default lambda_reg = 1e-3 so
-    that f* (L-BFGS) is attained; eps_h = 1e-3 (no negative curvature to certify), eps_g by the
-    noise-floor rule of halfspace-sym.
+    Oracle:
+        A finite sum; one call is one uniform index i and costs one sample gradient.
 
-    Sizes: small = 20 points per blob (paper, n = 80), medium = 250 per blob (n = 1000).
+    Saddle and minimum:
+        **A control, not an escape problem** (``control = True``: suites and the site keep it out
+        of the ranking). A search found no finite strict saddle on these data, so ``saddle`` is
+        a plain start point: w_s = 0 (f = 1/2; the Hessian there is lambda_reg I since
+        phi''(0) = 0, so lambda_min = +1e-3; the gradient is nonzero;
+        ``saddle_is_critical = False``, lambda_min recorded as None). Escape means
+        f <= f(0) - (f(0) - f*)/2. f* comes from L-BFGS. Use it for the CNC-lemma check at random
+        points and as a plain convergence problem.
+
+    Certificate and budget:
+        eps_h = 1e-3 (there is no negative curvature to certify); eps_g by the noise-floor rule of
+        halfspace-sym. Registered budget: 200,000 sample gradients.
+
+    References:
+        Daneshmand, Kohler, Lucchi, Hofmann, "Escaping saddles with stochastic gradients",
+        ICML 2018, and the authors' notebook (the blob data).
     """
 
     family = "halfspace-blobs"

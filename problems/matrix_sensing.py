@@ -1,4 +1,4 @@
-"""Symmetric matrix sensing in the Burer-Monteiro parameterization (SPEC.md A4).
+"""Symmetric matrix sensing in the Burer-Monteiro parameterization.
 
 References: Bhojanapalli, Neyshabur, Srebro, "Global optimality of local search for low rank
 matrix recovery", NeurIPS 2016; Ge, Jin, Zheng, "No spurious local minima in nonconvex low rank
@@ -18,33 +18,47 @@ from .registry import register
 
 @register
 class MatrixSensing(Problem):
-    r"""Burer-Monteiro matrix sensing with symmetrized Gaussian measurements (SPEC.md A4).
+    r"""Low-rank matrix sensing in the Burer-Monteiro factorization, from symmetrized Gaussian measurements.
 
-    .. math::
-        f(U) = \frac1{2m}\sum_{i=1}^m\big(\langle S_i, UU^\top\rangle - y_i\big)^2,\quad
-        S_i = (A_i + A_i^\top)/2,\ (A_i)_{ab}\sim\mathcal N(0,1),\quad y_i = \langle S_i, M^\star\rangle,
+    Objective:
+        .. math::
+            f(U) = \frac1{2m}\sum_{i=1}^m\big(\langle S_i, UU^\top\rangle - y_i\big)^2,\quad
+            S_i = (A_i + A_i^\top)/2,\ (A_i)_{ab}\sim\mathcal N(0,1),\quad y_i = \langle S_i, M^\star\rangle,
 
-    :math:`M^\star = U^\star U^{\star\top}`, :math:`U^\star = Q_r\,\mathrm{diag}(\sqrt{\sigma_j})`,
-    sigma_j = linspace(1, 1/kappa, r). The parameter is U in R^{d x r} flattened row-major to
-    the flat vector w of length d*r (``w.view(d, r)``).
+        recovering the rank-r matrix :math:`M^\star = U^\star U^{\star\top}` with
+        :math:`U^\star = Q_r\,\mathrm{diag}(\sqrt{\sigma_j})`, Q_r orthonormal and
+        sigma_j = linspace(1, 1/kappa, r) (option ``kappa``, the condition number, default 1).
+        The parameter U in :math:`\mathbb R^{d\times r}` is flattened row-major into w of length
+        d r. Sizes (d, r, m): small (20, 2, 400), medium (50, 3, 1500), large (80, 4, 3200).
 
-    One oracle call is one uniform index i: :math:`\nabla f_i(U) = 2(\langle S_i,UU^\top\rangle-y_i) S_iU`.
+    Oracle:
+        A finite sum of m terms; one call is one uniform index i,
+        :math:`\nabla f_i(U) = 2\big(\langle S_i,UU^\top\rangle-y_i\big)\, S_iU`, costing one
+        sample gradient.
 
-    Saddle U = 0: f_s = (1/2m) sum y_i^2, grad f_i(0) = 0 for every i (gamma = 0), and
-    lambda_min = -2 lambda_max(S_hat), S_hat = (1/m) sum y_i S_i (each Hessian eigenvalue
-    -2 lambda_j(S_hat) with multiplicity r). Global minima U* R, f* = 0 (noise-free).
+    Saddle and minimum:
+        The saddle is U = 0 with :math:`f_s = \frac1{2m}\sum_i y_i^2` and
+        :math:`\lambda_{\min} = -2\lambda_{\max}(\hat S)`, :math:`\hat S = \frac1m\sum_i y_i S_i`
+        (each Hessian eigenvalue there is :math:`-2\lambda_j(\hat S)`, with multiplicity r).
+        Every per-sample gradient vanishes at U = 0 (gamma = 0), so a method that injects no noise
+        cannot leave it. The global minima are :math:`U^\star R` (R orthogonal) with f* = 0
+        (noise-free measurements). Start (option ``init``): ``perturbed`` (default;
+        :math:`U_0 = \delta\,G/\|G\|_F`, :math:`\delta = 10^{-3}\|U^\star\|_F`) or ``exact``
+        (U_0 = 0: a trap, a control). A run has escaped once f(U) <= f_s / 2.
 
-    Options:
-        init: ``perturbed`` (default; U_0 = delta G/||G||_F, delta = 1e-3 ||U*||_F) or
-            ``exact`` (U_0 = 0: a trap for every method that injects no noise; a control).
-        kappa: condition number of M* (default 1).
+    Certificate and budget:
+        eps_g = 1e-4; eps_h = 0.2 lambda_max(S_hat) = 0.1 |lambda_min|. Reference step 5e-3
+        (small) or 1e-3 (medium, large). Registered budgets: small 100,000, medium and large
+        200,000 sample gradients; a suite may set a smaller one. The large size is smaller than
+        a (100, 5, 5000) design would be: that stores m d^2 = 5e7 float64 numbers (400 MB) and
+        has d r = 500 > 400, which puts the certificate on the Lanczos route at about 50 ms per
+        full Hessian-vector product; (80, 4, 3200) keeps m = 10 d r, needs 164 MB and has
+        d r = 320 (dense certificate).
 
-    Sizes (d, r, m): small (20, 2, 400), medium (50, 3, 1500), large (80, 4, 3200).
-    Deviation: SPEC's large (100, 5, 5000) stores m d^2 = 5e7 float64 (400 MB) and has d r = 500 > 400,
-    which puts the certificate on the Lanczos route at ~50 ms per full HVP; large is shrunk to
-    (80, 4, 3200) (m = 10 d r kept, 164 MB, d r = 320, dense certificate).
-    eps_g = 1e-4, eps_h = 0.2 lambda_max(S_hat) (= 0.1 |lambda_min|), reference step 5e-3 (small)
-    or 1e-3 (medium, large).
+    References:
+        Bhojanapalli, Neyshabur, Srebro, "Global optimality of local search for low rank matrix
+        recovery", NeurIPS 2016; Ge, Jin, Zheng, "No spurious local minima in nonconvex low rank
+        problems: a unified geometric analysis", ICML 2017.
     """
 
     family = "matrix-sensing"

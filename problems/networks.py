@@ -1,4 +1,4 @@
-"""Small neural networks (SPEC.md A6): deep linear networks and a tanh MLP on sklearn digits.
+"""Small neural networks: deep linear networks and a tanh MLP on sklearn digits.
 
 References: Kawaguchi, "Deep learning without poor local minima", NeurIPS 2016; Saxe, McClelland,
 Ganguli, ICLR 2014 (plateaus); Daneshmand et al., ICML 2018 (MLP CNC protocol).
@@ -30,56 +30,83 @@ def _product(mats: list[torch.Tensor], dim: int, like: torch.Tensor) -> torch.Te
 
 @register
 class DeepLinear(Problem):
-    r"""Deep linear network with whitened inputs (SPEC.md A6.1; Kawaguchi NeurIPS 2016).
+    r"""Deep linear network with whitened inputs, started at a wrong-subspace saddle.
 
-    .. math::
-        f(W) = \frac1{2n}\|W_N\cdots W_1X - Y\|_F^2
-             = \tfrac12\|W_N\cdots W_1 - \hat C\|_F^2 + c_Y,\quad \hat C = YX^\top/n,
+    Objective:
+        .. math::
+            f(W) = \frac1{2n}\|W_N\cdots W_1X - Y\|_F^2
+                 = \tfrac12\|W_N\cdots W_1 - \hat C\|_F^2 + c_Y,\quad \hat C = YX^\top/n,
 
-    X exactly whitened (X = L^{-1}Z, LL^T = ZZ^T/n), Y = CX with C = U_C diag(s) V_C^T Haar,
-    s = linspace(5, 1, d). Parameters: W_1 (h x d), W_2..W_{N-1} (h x h), W_N (d x h), each
-    row-major, concatenated into w. One oracle call is one uniform sample index i:
-    :math:`f_i = \tfrac12\|W_N\cdots W_1x_i - y_i\|^2`; the gradient is closed form
-    (:math:`\partial_{W_l} = (W_N..W_{l+1})^\top G (W_{l-1}..W_1)^\top`, G = (Px_i - y_i)x_i^T);
-    the HVP is forward-mode differentiation (torch.func.jvp) of that closed-form gradient.
+        with n = 10 d samples, X exactly whitened (:math:`X = L^{-1}Z`, :math:`LL^\top = ZZ^\top/n`)
+        and Y = C X, :math:`C = U_C\,\mathrm{diag}(s)\,V_C^\top` with Haar-random U_C, V_C and
+        s = linspace(5, 1, d), all from the instance seed. Parameters: W_1 (h x d),
+        W_2..W_{N-1} (h x h), W_N (d x h) with hidden width h = p, each row-major, concatenated
+        into w. Sizes (N, d, p): small (2, 5, 2), medium (3, 10, 3), large (4, 32, 4).
 
-    Saddles (option ``saddle``):
-        ``wrong`` (default): the balanced wrong-subspace saddle on S = {2..p+1} (skips the top
-            singular direction); f_s = c_Y + (sum_j s_j^2 - sum_{j in S} s_j^2)/2,
-            lambda_min = -max_{j in S}(s_1 - s_j) s_j^{(N-2)/N}; per-sample gradients nonzero.
-        ``zero``: W = 0, f = ||Y||^2/(2n), grad f_i(0) = 0 for all i; lambda_min = -s_1 (N = 2) and
-            0 for N >= 3: a NON-STRICT saddle (Hessian 0). The (eps_g, eps_h) tests alone cannot
-            tell it from a minimum; the certificate's level (below) excludes it.
-    Inits (option ``init``): ``saddle`` (w_s + init_delta zeta, zeta ~ N(0, I), NOT normalized,
-    default delta 1e-4), ``small`` (W_l ~ delta N(0, 1/fan-in), delta = init_delta or 1e-3: the
-    plateau near W = 0), ``exact`` (w_s; a trap at W = 0). ``init_delta`` = none means the default
-    of the init (so init_delta=1e-4 with init=saddle is written without it); it is refused with
-    init=exact, and init=saddle with init_delta=0 is written init=exact.
-    f* = c_Y + sum_{j>p} s_j^2 / 2 at any factorization of the best rank-p approximation.
+    Oracle:
+        A finite sum; one call is one uniform sample index i,
+        :math:`f_i = \tfrac12\|W_N\cdots W_1x_i - y_i\|^2`, costing one sample gradient. The
+        gradient is closed form,
+        :math:`\partial_{W_l} = (W_N\cdots W_{l+1})^\top G\,(W_{l-1}\cdots W_1)^\top` with
+        :math:`G = (Px_i - y_i)x_i^\top`; the Hessian-vector product is forward-mode
+        differentiation (torch.func.jvp) of that gradient.
 
-    Certificate (rules; the same for both saddle options, from the wrong-subspace saddle w_w):
+    Saddle and minimum:
+        Option ``saddle``:
 
-    * level: f(w) <= f(w_w) (``certificate_level``). For N >= 3, W = 0 and every rank-deficient
-      critical point (product of rank < p) are degenerate (the Hessian vanishes at W = 0), so any
-      (eps_g, eps_h) test passes near them; they lie above the level: f - f* >= s_p^2/2 there,
-      against f(w_w) - f* = (s_1^2 - s_{p+1}^2)/2 (medium 8.45 > 5.78, large 10.6 > 2.45). For
-      N = 2 (small) every critical point other than the minima is a strict saddle. A run started
-      at w_w (init=saddle) lives below the level; one started near 0 must descend to it.
-    * eps_h = 0.1 |lambda_min(w_w)| (small 0.200, medium 0.206, large 0.109). Every strict saddle
-      below the level has lambda_min <= -(s_p - s_{p+1}) s_{p+1}^{(N-2)/N} (the closest pair;
-      small -1.0, medium -0.69, large -0.27), below -eps_h.
-    * eps_g = sqrt(2 mu rho (f(w_w) - f*)), mu = the smallest positive Hessian eigenvalue at the
-      balanced minimizer (the zero ones are the GL(p) symmetry of the factorization), rho =
-      ``GAP_FRACTION`` = 0.01: in the quadratic model transverse to the set of minima,
-      ||grad f|| <= eps_g gives f - f* <= 1% of the saddle-to-minimum gap. small: mu = 1.00, gap
-      8.00, eps_g = 0.400; medium: mu = 0.712, gap 5.78, eps_g = 0.287; large: mu = 0.277, gap
-      2.45, eps_g = 0.116.
-    * budget 200,000 sample gradients. Measured (in-process, 8 seeds, instance 0):
-      torch.optim.Adam lr 3e-3 certifies 8/8 on small (median 2.8k calls), lr 1e-3 8/8 (9.8k);
-      SGD lr 1e-3 8/8 (3.2k); medium: Adam lr 3e-4 8/8 (median 60k calls; lr 1e-3 0/8).
+        * ``wrong`` (default): the balanced wrong-subspace saddle on S = {2..p+1} (it skips the
+          top singular direction);
+          :math:`f_s = c_Y + \tfrac12\big(\sum_j s_j^2 - \sum_{j\in S} s_j^2\big)`,
+          :math:`\lambda_{\min} = -\max_{j\in S}(s_1 - s_j)\, s_j^{(N-2)/N}`; per-sample gradients
+          are nonzero there.
+        * ``zero``: W = 0, f = ||Y||^2/(2n), grad f_i(0) = 0 for all i; lambda_min = -s_1 for
+          N = 2 and 0 for N >= 3: a NON-STRICT saddle (Hessian 0). The (eps_g, eps_h) tests
+          alone cannot tell it from a minimum; the certificate's level (below) excludes it.
 
-    (Before: eps_g was 3x the noise floor of constant-step SGD at the size's reference step, 4.65
-    small and 19.1 medium, which the start itself passed.)
+        The global minima are the factorizations of the best rank-p approximation of
+        :math:`\hat C`, with :math:`f^\star = c_Y + \tfrac12\sum_{j>p} s_j^2`.
+
+        Start (option ``init``): ``saddle`` (default; :math:`w_s + \delta\zeta`,
+        zeta ~ N(0, I), not normalized, delta = 1e-4), ``small``
+        (:math:`W_l \sim \delta\,\mathcal N(0, 1/\text{fan-in})`, delta = 1e-3: the plateau near
+        W = 0) or ``exact`` (w_s; a trap at W = 0). ``init_delta`` = none means the default of
+        the init (so init_delta=1e-4 with init=saddle is written without it); it is refused with
+        init=exact, and init=saddle with init_delta=0 is written init=exact. A run has escaped
+        once f(w) <= f_s - (f_s - f*)/2.
+
+    Certificate and budget:
+        The rules are the same for both saddle options and come from the wrong-subspace saddle
+        w_w:
+
+        * level: f(w) <= f(w_w) (``certificate_level``). For N >= 3, W = 0 and every
+          rank-deficient critical point (product of rank < p) are degenerate (the Hessian
+          vanishes at W = 0), so any (eps_g, eps_h) test passes near them; they lie above the
+          level: f - f* >= s_p^2/2 there, against f(w_w) - f* = (s_1^2 - s_{p+1}^2)/2 (medium
+          8.45 > 5.78, large 10.6 > 2.45). For N = 2 (small) every critical point other than the
+          minima is a strict saddle. A run started at w_w (init=saddle) stays below the level; one
+          started near 0 must descend to it.
+        * eps_h = 0.1 |lambda_min(w_w)| (small 0.200, medium 0.206, large 0.109). Every strict
+          saddle below the level has lambda_min <= -(s_p - s_{p+1}) s_{p+1}^{(N-2)/N} (the
+          closest pair; small -1.0, medium -0.69, large -0.27), below -eps_h.
+        * eps_g = sqrt(2 mu rho (f(w_w) - f*)), mu = the smallest positive Hessian eigenvalue at
+          the balanced minimizer (the zero ones are the GL(p) symmetry of the factorization),
+          rho = ``GAP_FRACTION`` = 0.01: in the quadratic model transverse to the set of minima,
+          ||grad f|| <= eps_g gives f - f* <= 1% of the saddle-to-minimum gap. small: mu = 1.00,
+          gap 8.00, eps_g = 0.400; medium: mu = 0.712, gap 5.78, eps_g = 0.287; large:
+          mu = 0.277, gap 2.45, eps_g = 0.116.
+        * budget: 200,000 sample gradients registered; a suite may set a smaller one. Measured
+          (in-process, 8 seeds, instance 0): torch.optim.Adam lr 3e-3 certifies 8/8 on small
+          (median 2.8k calls), lr 1e-3 8/8 (9.8k); SGD lr 1e-3 8/8 (3.2k); medium: Adam lr 3e-4
+          8/8 (median 60k calls; lr 1e-3 0/8).
+
+        (Before: eps_g was 3x the noise floor of constant-step SGD at the size's reference step,
+        4.65 small and 19.1 medium, which the start itself passed.)
+
+    References:
+        Kawaguchi, "Deep learning without poor local minima", NeurIPS 2016 (the landscape: every
+        local minimum global, every other critical point a saddle); Saxe, McClelland, Ganguli,
+        "Exact solutions to the nonlinear dynamics of learning in deep linear neural networks",
+        ICLR 2014 (plateaus near W = 0).
     """
 
     family = "deep-linear"
@@ -343,31 +370,47 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
 
 @register
 class MLPDigits(Problem):
-    r"""One-hidden-layer tanh MLP on scikit-learn's digits (SPEC.md A6.2, "mlp-digits").
+    r"""One-hidden-layer tanh MLP on scikit-learn's digits, started next to its exact saddle.
 
-    .. math::
-        f(\theta) = \frac1n\sum_{i=1}^n \mathrm{CE}\big(W_2\tanh(W_1x_i+b_1)+b_2,\ y_i\big),
-        \quad \theta = (W_1\in\mathbb R^{h\times64}, b_1, W_2\in\mathbb R^{10\times h}, b_2),\ d = 75h+10,
+    Objective:
+        .. math::
+            f(\theta) = \frac1n\sum_{i=1}^n \mathrm{CE}\big(W_2\tanh(W_1x_i+b_1)+b_2,\ y_i\big),
+            \quad \theta = (W_1\in\mathbb R^{h\times64}, b_1, W_2\in\mathbb R^{10\times h}, b_2),\ d = 75h+10,
 
-    on all n = 1797 samples of ``sklearn.datasets.load_digits()`` (bundled, no download), x/16.
-    One oracle call is one minibatch of ``batch`` uniform indices (default 1). Gradient: closed-form
-    backpropagation; HVP: forward-mode (torch.func.jvp) of that gradient.
+        the cross-entropy of a 10-class classifier on all n = 1797 samples of
+        ``sklearn.datasets.load_digits()`` (bundled, no download), inputs scaled by 1/16. Sizes:
+        hidden width h = 4 (small), 16 (medium), 64 (large).
 
-    Exact strict saddle theta_s: W_1 = 0, b_1 = 0, W_2 = 0, b_2 = log(pi_hat) (class frequencies):
-    f_s = Ent(pi_hat) = 2.302479, grad f = 0, lambda_min = -sigma_1(C) = -0.240725 with
-    C = (1/n) sum_i (e_{y_i} - pi_hat) x_i^T, independent of h. The per-sample gradients in the
-    (W_1, b_1, W_2) blocks vanish at theta_s (gamma = 0), so the default start is
-    theta_s + init_delta zeta/sqrt(d) (delta = 1e-3; ``init=exact`` gives theta_s, a trap).
-    f* is unknown (None); escape is f <= 2.0 (SPEC.md A6.2's measured level), i.e.
-    escape_delta = f_s - 2.0.
+    Oracle:
+        A finite sum; one call is one minibatch of ``batch`` uniform indices (default 1),
+        costing ``batch`` sample gradients. Gradient: closed-form backpropagation; Hessian-vector
+        product: forward-mode (torch.func.jvp) of that gradient.
 
-    Certificate: eps_h = 0.024 = 0.1 |lambda_min(theta_s)| (SPEC); eps_g: see ``EPS_G``; level
-    f(theta) <= 2.0 (``certificate_level``, the escape level), because the critical points
-    W_1 = 0, W_2 = 0, b_2 = log(pi_hat), b_1 arbitrary all have f = f_s and grad f = 0, and their
-    lambda_min = -sigma_1(C) max_j (1 - tanh^2(b_1j)) tends to 0 as the hidden units saturate
-    (-0.017 at b_1 = 2, -0.002 at b_1 = 3): a degenerate critical set that passes every
-    (eps_g, eps_h) test. It lies at f_s, above the level; every point that passes the level
-    has escaped. Exact Hessian (dense certificate route): closed form, see :meth:`hessian`.
+    Saddle and minimum:
+        Exact strict saddle theta_s: W_1 = 0, b_1 = 0, W_2 = 0, b_2 = log(pi_hat) (the class
+        frequencies): f_s = Ent(pi_hat) = 2.302479, grad f = 0,
+        :math:`\lambda_{\min} = -\sigma_1(C) = -0.240725` with
+        :math:`C = \frac1n\sum_i (e_{y_i} - \hat\pi)\,x_i^\top`, independent of h. The per-sample
+        gradients in the (W_1, b_1, W_2) blocks vanish at theta_s (gamma = 0), so the default
+        start is :math:`\theta_s + \delta\zeta/\sqrt d` (delta = 1e-3; ``init=exact`` gives
+        theta_s, a trap). f* is unknown (None); a run has escaped once f <= 2.0, a level measured
+        on this data set (escape_delta = f_s - 2.0).
+
+    Certificate and budget:
+        eps_h = 0.024 = 0.1 |lambda_min(theta_s)|; eps_g = ``EPS_G`` = 1e-3; level
+        f(theta) <= 2.0 (``certificate_level``, the escape level), because the critical points
+        W_1 = 0, W_2 = 0, b_2 = log(pi_hat), b_1 arbitrary all have f = f_s and grad f = 0, and
+        their lambda_min = -sigma_1(C) max_j (1 - tanh^2(b_1j)) tends to 0 as the hidden units
+        saturate (-0.017 at b_1 = 2, -0.002 at b_1 = 3): a degenerate critical set that passes
+        every (eps_g, eps_h) test. It lies at f_s, above the level; every point that passes the
+        level has escaped. Exact Hessian (dense certificate route): closed form, see
+        :meth:`hessian`. Not in the leaderboard suite: at eps_g = 1e-3 no method certifies within
+        200k calls.
+
+    References:
+        Daneshmand, Kohler, Lucchi, Hofmann, "Escaping saddles with stochastic gradients",
+        ICML 2018 (the neural-network CNC experiments); the digits data of Alpaydin and Kaynak
+        (UCI), as shipped by scikit-learn.
     """
 
     family = "mlp-digits"

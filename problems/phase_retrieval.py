@@ -1,4 +1,4 @@
-"""Real Gaussian phase retrieval with a finite sample (SPEC.md A5).
+"""Real Gaussian phase retrieval with a finite sample.
 
 References: Wang, Lin, Abernethy, ICLR 2020, eq. (4) and Fig. 2 (the paper instance);
 Sun, Qu, Wright, "A geometric analysis of phase retrieval", FoCM 2018 (landscape).
@@ -46,7 +46,7 @@ def _instance(d: int, n: int, wstar: str, seed: int):
         u = sgen.standard_normal(d)
         u -= (u @ w_star) / r2 * w_star
         w = u * np.sqrt(r2 / 3) / np.linalg.norm(u)
-        for _ in range(50):  # Newton on grad f = 0 (lstsq step), SPEC.md A5 init (ii)
+        for _ in range(50):  # Newton on grad f = 0 (lstsq step) from a point of the population saddle sphere
             g, H = _grad_hess_np(A, y, w)
             if np.linalg.norm(g) < 1e-11:  # accepted below 1e-10; 1e-14 is under round-off at d=1000
                 break
@@ -63,39 +63,53 @@ def _instance(d: int, n: int, wstar: str, seed: int):
 
 @register
 class PhaseRetrieval(Problem):
-    r"""Real Gaussian phase retrieval (SPEC.md A5; Wang et al. ICLR 2020 eq. (4)).
+    r"""Real Gaussian phase retrieval: recover a signal from the squares of random projections.
 
-    .. math::
-        f(w) = \frac1n\sum_{i=1}^n\big((a_i^\top w)^2 - y_i\big)^2,\quad
-        y_i = (a_i^\top w^\star)^2,\quad a_i\sim\mathcal N(0, I_d).
+    Objective:
+        .. math::
+            f(w) = \frac1n\sum_{i=1}^n\big((a_i^\top w)^2 - y_i\big)^2,\quad
+            y_i = (a_i^\top w^\star)^2,\quad a_i\sim\mathcal N(0, I_d),
 
-    One oracle call is :math:`\nabla f_i(w) = 4((a_i^\top w)^2 - y_i)(a_i^\top w) a_i` for a
-    uniform index i. f* = 0 at +-w*, whose per-sample gradients all vanish (interpolation).
+        with the measurement vectors a_i and the signal w* drawn from the instance seed
+        (option ``wstar``: ``unit``, ||w*|| = 1, the default; or ``paper``, w* ~ N(0, I/d)).
+        Sizes (d, n): small (10, 200), the paper's instance; medium (100, 2000).
 
-    Designated saddle: the empirical strict saddle found by Newton iterations (lstsq steps) from
-    a random point of the population saddle sphere :math:`w\perp w^\star,\ \|w\|^2=\|w^\star\|^2/3`
-    (population: f = 8/3 ||w*||^4, lambda_min = -8||w*||^2); its value and lambda_min are
-    measured (float64 eigvalsh) when the instance is built. w = 0 is a local maximum, not a
-    saddle, with grad f_i(0) = 0 for all i.
+    Oracle:
+        A finite sum of n terms; one call is one uniform index i,
+        :math:`\nabla f_i(w) = 4\big((a_i^\top w)^2 - y_i\big)(a_i^\top w)\, a_i`, costing one
+        sample gradient.
 
-    Options:
-        wstar: ``unit`` (canonical, ||w*|| = 1) or ``paper`` (w* ~ N(0, I/d)).
-        init: ``saddle`` (w_s + init_delta zeta/||zeta||, default), ``exact`` (w_s itself; the
-            per-sample gradients there are nonzero, so SGD escapes) or ``paper``
-            (w_0 ~ N(0, I/(10^4 d)), near the local maximum 0, as in Wang et al.).
-        init_delta: with init=saddle, w_0 = w_s + init_delta zeta/||zeta||: distance exactly
-            init_delta from w_s (default 1e-6; 0 is written init=exact). Not accepted with
-            init=exact or init=paper, which do not use it.
+    Saddle and minimum:
+        The designated saddle is the empirical strict saddle found by Newton iterations
+        (least-squares steps) from a random point of the population saddle sphere
+        :math:`w\perp w^\star,\ \|w\|^2=\|w^\star\|^2/3` (in the population, f = 8/3 ||w*||^4
+        and :math:`\lambda_{\min} = -8\|w^\star\|^2` there); its value and lambda_min are measured
+        (float64 eigvalsh) when the instance is built. The global minima are :math:`\pm w^\star`
+        with f* = 0, where every per-sample gradient vanishes (interpolation). w = 0 is a local
+        maximum, not a saddle, with grad f_i(0) = 0 for all i. A run has escaped once
+        f(w) <= f_s / 2.
 
-    Sizes (d, n): small (10, 200) (paper), medium (100, 2000), large (1000, 20000).
-    eps_g = 1e-3, eps_h = 0.8 ||w*||^2, reference step 5e-3/d (SPEC.md A5).
+        Start (option ``init``): ``saddle`` (default; :math:`w_0 = w_s + \delta\zeta/\|\zeta\|`,
+        at distance exactly delta = ``init_delta``, default 1e-6), ``exact`` (w_s itself; the
+        per-sample gradients there are nonzero, so SGD escapes) or ``paper``
+        (w_0 ~ N(0, I/(10^4 d)), near the local maximum 0, as in Wang et al.).
+
+    Certificate and budget:
+        eps_g = 1e-3; eps_h = 0.8 ||w*||^2 = 0.1 |lambda_min| of the population saddle.
+        Reference step 5e-3/d. Registered budgets: small 100,000 and medium 500,000 sample
+        gradients; a suite may set a smaller one.
+
+    References:
+        Wang, Lin, Abernethy, "Escaping saddle points faster with stochastic momentum", ICLR
+        2020, eq. (4) and Fig. 2 (the instance); Sun, Qu, Wright, "A geometric analysis of
+        phase retrieval", FoCM 2018 (the landscape: every saddle strict, no spurious minimum).
     """
 
     family = "phase-retrieval"
     sizes = {
         "small": {"d": 10, "n": 200, "budget": 100_000},
         "medium": {"d": 100, "n": 2000, "budget": 500_000},
-        # "large" (d=1000, n=20000, SPEC A5) is not registered yet: polishing its saddle by dense
+        # "large" (d=1000, n=20000) is not registered yet: polishing its saddle by dense
         # Newton takes over 10 minutes; it needs a Newton-CG polish on HVPs first.
     }
     options = {

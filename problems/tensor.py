@@ -1,8 +1,8 @@
-"""Orthogonal tensor decomposition, unconstrained rank-1 ("deflation") form (SPEC.md A2.1).
+"""Orthogonal tensor decomposition, unconstrained rank-1 ("deflation") form.
 
 Reference: Ge, Huang, Jin, Yuan, "Escaping from saddle points: online stochastic gradient for
-tensor decomposition", COLT 2015 (ICA data model); the unconstrained formulation, its critical
-points and the two oracles are derived in SPEC.md A2.1 [D].
+tensor decomposition", COLT 2015 (ICA data model). The unconstrained formulation, its critical
+points and the two oracles are this project's derivation, stated in the class docstring.
 """
 
 from __future__ import annotations
@@ -20,50 +20,70 @@ from .registry import register
 
 @register
 class TensorDecomposition(Problem):
-    r"""Rank-1 orthogonal tensor objective on :math:`\mathbb R^d` (SPEC.md A2.1).
+    r"""Rank-1 orthogonal tensor decomposition on :math:`\mathbb R^d`, unconstrained.
 
-    .. math::
-        f(x) = \|x^{\otimes 4} - T\|_F^2 - \|T\|_F^2 = \|x\|^8 - 2\sum_{i=1}^d (a_i^\top x)^4,
-        \qquad T = \sum_i a_i^{\otimes 4},\ A = [a_1..a_d]\ \text{Haar orthogonal}.
+    Objective:
+        .. math::
+            f(x) = \|x^{\otimes 4} - T\|_F^2 - \|T\|_F^2 = \|x\|^8 - 2\sum_{i=1}^d (a_i^\top x)^4,
+            \qquad T = \sum_{i=1}^d a_i^{\otimes 4},
 
-    Critical points :math:`x_{S,s} = k^{-3/4}\sum_{i\in S} s_i a_i` (|S| = k) have
-    f = -1/k^2 and lambda_min = -16 k^{-3/2} for k >= 2 (k - 1 negative directions); k = 1 are
-    the 2d global minima +-a_i with f* = -1. x = 0 is a degenerate local maximum (not used).
+        with :math:`A = [a_1, \dots, a_d]` a Haar-random orthogonal matrix from the instance seed.
+        Fitting one rank-1 term to an orthogonal 4th-order tensor: every component :math:`\pm a_i`
+        is a global minimum.
 
-    Oracles (option ``oracle``):
+    Oracle:
+        Option ``oracle``:
 
-    * ``finite`` (default): f = (1/d) sum_i f_i with
-      :math:`f_i(x) = \|x\|^8 - 2d(a_i^\top x)^4`; one call = one uniform index i (n = d).
-      CNC constant at x_s: :math:`\gamma = 64\,d\,k^{-9/2}` (= 2 sqrt(2) d for k = 2).
-    * ``ica``: population oracle of the ICA model y = A s, s uniform in {+-1}^d;
-      :math:`F(x;y) = \|x\|^8 - 3\|x\|^4 + (x^\top y)^4`; one call = one fresh sign vector s.
-      At the symmetric saddle every per-sample gradient is orthogonal to v_min, so gamma = 0.
+        * ``finite`` (default): :math:`f = \frac1d\sum_i f_i` with
+          :math:`f_i(x) = \|x\|^8 - 2d\,(a_i^\top x)^4`; one call is one uniform index i (n = d)
+          and costs one sample gradient. CNC constant at the saddle:
+          :math:`\gamma = 64\,d\,k^{-9/2}`.
+        * ``ica``: a population oracle from the ICA model y = A s, s uniform in {-1, +1}^d:
+          :math:`F(x;y) = \|x\|^8 - 3\|x\|^4 + (x^\top y)^4`, whose expectation is f; one call is
+          one fresh sign vector s. At the symmetric saddle every per-sample gradient is orthogonal
+          to the escape direction (gamma = 0).
 
-    Options: ``saddle`` (k of the designated saddle x_s = k^{-3/4} sum_{i<=k} a_i; an int in
-    [2, d] or ``d`` for the hard saddle k = d; ``saddle=<d>`` is written ``saddle=d``),
-    ``init_delta`` (x_0 = x_s + delta zeta/||zeta||: distance exactly delta; default 1e-6).
+    Saddle and minimum:
+        The critical points :math:`x_{S,s} = k^{-3/4}\sum_{i\in S} s_i a_i` (|S| = k, signs s_i)
+        have :math:`f = -1/k^2` and, for k >= 2, :math:`\lambda_{\min} = -16\,k^{-3/2}` with k - 1
+        negative directions. The designated saddle is
+        :math:`x_s = k^{-3/4}\sum_{i\le k} a_i` with k = 2 by default (option ``saddle``: an int in
+        [2, d], or ``d`` for the hard saddle k = d). The k = 1 points are the 2d global minima
+        :math:`\pm a_i` with :math:`f^\star = -1`. x = 0 is a degenerate local maximum (not used).
+        Start: :math:`x_0 = x_s + \delta\,\zeta/\|\zeta\|`, at distance exactly delta from the
+        saddle (option ``init_delta``, default 1e-6). A run has escaped once
+        f(x) <= f_s - (f_s - f*)/2.
 
-    Certificate (rules; the numbers hold for every size, since they do not depend on d):
+    Certificate and budget:
+        These rules do not depend on d, so the numbers hold for every size.
 
-    * level: f(x) <= f_s = -1/k^2 (``certificate_level``, the sublevel set of the start). x = 0 is
-      a degenerate critical point (f = 0, gradient O(|x|^7), Hessian O(|x|^2)), so every
-      (eps_g, eps_h) test passes near it; it lies above the level. A descent run starts at f_s
-      (up to init_delta) and lives below it. Every critical point x_{S,s} with |S| > k is above
-      the level too, so below it only the minima (k = 1) and the saddles with |S| <= k remain.
-    * eps_h = min(0.5, 0.1 |lambda_min(x_s)|) = min(0.5, 1.6 k^{-3/2}) (SPEC's 0.5, capped for
-      hard saddles): 0.5 for k = 2 (|lambda_min| = 5.66). Every critical point below the level
-      other than the minima has lambda_min <= -16 k^{-3/2} < -eps_h, so it cannot pass.
-    * eps_g = sqrt(2 mu rho (f_s - f*)) with mu = 8 (smallest Hessian eigenvalue at every minimum
-      +-a_i: Hess f(a_i) = 8 I + 24 a_i a_i^T) and rho = ``GAP_FRACTION`` = 0.01: in the quadratic
-      model at a minimum, ||grad f|| <= eps_g gives f - f* <= eps_g^2 / (2 mu) = 1% of the
-      saddle-to-minimum gap. k = 2: eps_g = sqrt(0.16 * 0.75) = 0.346 (small, medium, large, both
-      oracles); saddle=d: 0.398 at d = 10, 0.400 at d = 50.
-    * budget (sample gradients): small 100,000, medium 200,000, large 1,000,000. Measured
-      (in-process, 8 seeds, instance 0): torch.optim.Adam lr 1e-3 certifies 8/8 on small (median
-      5.1k calls), 8/8 on medium (6.5k), 8/8 on small[oracle=ica] (5.5k); SGD lr 1e-4: 8/8 on small.
+        * level: f(x) <= f_s = -1/k^2 (``certificate_level``, the sublevel set of the start).
+          x = 0 is a degenerate critical point (f = 0, gradient O(|x|^7), Hessian O(|x|^2)), so
+          every (eps_g, eps_h) test passes near it; it lies above the level. A descent run starts
+          at f_s (up to init_delta) and stays below it. Every critical point x_{S,s} with
+          |S| > k is above the level too, so below it only the minima (k = 1) and the saddles with
+          |S| <= k remain.
+        * eps_h = min(0.5, 0.1 |lambda_min(x_s)|) = min(0.5, 1.6 k^{-3/2}): 0.5 for k = 2
+          (|lambda_min| = 5.66). Every critical point below the level other than the minima has
+          lambda_min <= -16 k^{-3/2} < -eps_h, so it cannot pass.
+        * eps_g = sqrt(2 mu rho (f_s - f*)) with mu = 8 (the smallest Hessian eigenvalue at every
+          minimum: :math:`\nabla^2 f(a_i) = 8I + 24\,a_i a_i^\top`) and rho = ``GAP_FRACTION`` =
+          0.01: in the quadratic model at a minimum, ||grad f|| <= eps_g gives
+          f - f* <= eps_g^2 / (2 mu) = 1% of the saddle-to-minimum gap. k = 2: eps_g =
+          sqrt(0.16 * 0.75) = 0.346 (every size, both oracles); saddle=d: 0.398 at d = 10, 0.400
+          at d = 50.
+        * budget (sample gradients, registered): small 100,000, medium 200,000, large 1,000,000;
+          a suite may set a smaller one. Measured (in-process, 8 seeds, instance 0):
+          torch.optim.Adam lr 1e-3 certifies 8/8 on small (median 5.1k calls), 8/8 on medium
+          (6.5k), 8/8 on small[oracle=ica] (5.5k); SGD lr 1e-4: 8/8 on small.
 
-    (Before: eps_g was the noise floor of constant-step SGD at step 1e-3/d, about 1, and no level,
-    so runs drifting to x = 0 were certified.)
+        (Before: eps_g was the noise floor of constant-step SGD at step 1e-3/d, about 1, and no
+        level, so runs drifting to x = 0 were certified.)
+
+    References:
+        Ge, Huang, Jin, Yuan, "Escaping from saddle points: online stochastic gradient for tensor
+        decomposition", COLT 2015 (the ICA tensor model). The unconstrained rank-1 form, its
+        critical points and the finite-sum oracle are this project's derivation, as stated here.
     """
 
     family = "tensor"
