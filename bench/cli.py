@@ -368,8 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bench.throughput import add_command as add_throughput
     from bench.tune_command import add_command as add_tune
+    from bench.validate import add_command as add_validate
 
     add_tune(sub)  # adds `bench tune`
+    add_validate(sub)  # adds `bench validate`
     add_throughput(sub)  # adds `bench throughput`
 
     try:
