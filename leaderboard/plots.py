@@ -1,27 +1,53 @@
-"""Matplotlib plots of the leaderboard (SVG, deterministic bytes): performance profiles and
-escape curves. Imported only when the site is built."""
+"""Matplotlib plots of the leaderboard: performance profiles, escape curves, throughput.
+
+Light SVG: text stays text (``svg.fonttype = "none"``: the browser draws it, nothing is turned
+into glyph outlines) and path coordinates are rounded to 0.1 px (:func:`_lighten`). Every plot
+is drawn narrow and tall enough to be read on a 390 px phone screen; the page links each image
+to itself for the full size. Only a few entries are drawn in colour (``highlight``: the best few,
+plus the page's own entry on an entry page); the others are thin grey lines, so that 18 entries
+stay readable.
+
+Plots are cached by a hash of their inputs (:func:`cached`): an unchanged plot is copied, not
+drawn again. Imported only when the site is built.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import pathlib
-from typing import Mapping, Sequence
+import re
+import shutil
+from typing import Any, Callable, Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.records import RunRecord  # noqa: E402
 
-plt.rcParams.update({"svg.hashsalt": "saddlebench", "svg.fonttype": "path", "font.size": 9,
-                     "axes.spines.top": False, "axes.spines.right": False})
+plt.rcParams.update({"svg.hashsalt": "saddlebench", "svg.fonttype": "none", "font.size": 10,
+                     "font.family": "sans-serif",
+                     "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial", "sans-serif"],
+                     "axes.spines.top": False, "axes.spines.right": False,
+                     "legend.fontsize": 9, "axes.titlesize": 10, "axes.labelsize": 10})
 
-_SAVE = {"format": "svg", "metadata": {"Date": None}, "bbox_inches": "tight"}
+_SAVE = {"format": "svg", "metadata": {"Date": None, "Creator": None}}
 
-
+#: colours of the highlighted entries, in order of merit (colour-blind safe: Okabe-Ito)
+HIGHLIGHT = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+OWN = "#000000"  # the page's own entry on an entry page
+GREY = "#b0b0b0"
 _DASHES = ["-", "--", "-.", ":"]
+
+#: figure width in inches: 4.2 in = about 400 px at 96 px per inch (matplotlib's text sizes are in
+#: points, 1/72 in), so on a 390 px phone the picture is shown close to its own size and the 10 pt
+#: text stays readable; a desktop shows it larger (CSS caps it at 600 px)
+WIDTH = 4.2
 
 
 def entry_colors(entries: Sequence[str]) -> dict[str, tuple]:
@@ -31,30 +57,164 @@ def entry_colors(entries: Sequence[str]) -> dict[str, tuple]:
     return {e: cmap(i % cmap.N) for i, e in enumerate(names)}
 
 
-def entry_style(entry: str, colors: Mapping[str, tuple]) -> dict:
-    """Color plus a line style, so that entries with identical curves stay visible."""
-    names = sorted(colors)
-    i = names.index(entry) if entry in names else 0
-    return {"color": colors.get(entry), "ls": _DASHES[i % len(_DASHES)]}
+def styles(entries: Sequence[str], highlight: Sequence[str], own: str | None = None) -> dict[str, dict]:
+    """Line style per entry: the highlighted ones in colour (in the order given), the page's own
+    entry black and thick, every other entry thin grey without a legend label."""
+    out = {}
+    hl = [e for e in highlight if e != own]
+    for e in entries:
+        if e == own:
+            out[e] = {"color": OWN, "lw": 2.4, "ls": "-", "zorder": 5, "label": e}
+        elif e in hl:
+            i = hl.index(e)
+            out[e] = {"color": HIGHLIGHT[i % len(HIGHLIGHT)], "lw": 1.9, "ls": _DASHES[i % len(_DASHES)],
+                      "zorder": 4, "label": e}
+        else:
+            out[e] = {"color": GREY, "lw": 0.8, "ls": "-", "zorder": 1, "label": None}
+    return out
+
+
+# ---------------------------------------------------------------------------- light SVG
+_NUM = re.compile(r"-?\d+\.\d{2,}")
+
+
+def _round(match: re.Match) -> str:
+    v = round(float(match.group(0)), 1)
+    return f"{v:g}" if v != 0 else "0"
+
+
+def _path_data(d: str) -> str:
+    """Path data with coordinates rounded to 0.1 px, repeated points dropped and the commands
+    written tight ("M1 2L3 4")."""
+    d = _NUM.sub(_round, d)
+    out, last = [], None
+    for cmd, x, y in re.findall(r"([MLZz])\s*(?:(-?[\d.e+-]+)\s+(-?[\d.e+-]+))?", d):
+        if cmd in "Zz":
+            out.append("z")
+            last = None
+            continue
+        if cmd == "L" and (x, y) == last:
+            continue
+        out.append(f"{cmd}{x} {y}")
+        last = (x, y)
+    if re.search(r"[^MLZzml\d\s.e+-]", d):  # curves or arcs: keep the rounded original
+        return " ".join(d.split())
+    return "".join(out)
+
+
+def _lighten(svg: str) -> str:
+    """Round the coordinates of path data and point lists to 0.1 px (invisible on screen)."""
+    svg = re.sub(r' d="([^"]*)"', lambda m: f' d="{_path_data(m.group(1))}"', svg)
+    svg = re.sub(r' points="([^"]*)"', lambda m: f' points="{_NUM.sub(_round, m.group(1))}"', svg)
+    svg = re.sub(r'(x|y|x1|x2|y1|y2)="(-?\d+\.\d{2,})"', lambda m: f'{m.group(1)}="{_round(re.match(_NUM, m.group(2)))}"', svg)
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    return svg
+
+
+def save(fig, path: pathlib.Path) -> None:
+    import io
+
+    buf = io.StringIO()
+    fig.savefig(buf, **_SAVE)
+    plt.close(fig)
+    pathlib.Path(path).write_text(_lighten(buf.getvalue()), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- cache
+_SOURCE = hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def cached(cache_dir: pathlib.Path | None, path: pathlib.Path, key: Any,
+           draw: Callable[[pathlib.Path], None]) -> bool:
+    """Copy the plot of ``key`` (any JSON data naming every input of the plot) from
+    ``cache_dir`` to ``path``, or draw it with ``draw(path)`` and store it there. The key
+    includes this module's source, so a change of style draws every plot again. Returns whether
+    the plot came from the cache."""
+    if cache_dir is None:
+        draw(path)
+        return False
+    digest = hashlib.sha256(json.dumps([_SOURCE, key], sort_keys=True, default=str).encode()).hexdigest()[:24]
+    hit = cache_dir / f"{digest}{path.suffix}"
+    if hit.is_file():
+        shutil.copyfile(hit, path)
+        return True
+    draw(path)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, hit)
+    return False
+
+
+#: fixed margins in inches (no tight_layout or bbox_inches="tight": they lay every tick label
+#: out again, which was most of the time of a plot)
+LEFT, RIGHT, TOP, XAXIS, ROW, GAP = 0.86, 0.12, 0.32, 0.5, 0.185, 0.12
+
+
+def figure(panels: int, panel_height: float, legend_items: int, ncol: int = 2):
+    """A figure of ``panels`` axes stacked vertically (a shared x axis), each ``panel_height``
+    inches tall, with room below for a legend of ``legend_items`` entries in ``ncol`` columns."""
+    rows = math.ceil(legend_items / ncol) if legend_items else 0
+    legend = rows * ROW + (0.12 if rows else 0)
+    height = TOP + panels * panel_height + (panels - 1) * GAP + XAXIS + legend
+    fig, axes = plt.subplots(panels, 1, figsize=(WIDTH, height), sharex=True, squeeze=False)
+    fig.subplots_adjust(left=LEFT / WIDTH, right=1 - RIGHT / WIDTH, top=1 - TOP / height,
+                        bottom=(XAXIS + legend) / height, hspace=GAP / panel_height)
+    return fig, list(axes[:, 0]), legend / height
+
+
+def _legend_below(fig, handles, labels, bottom: float, ncol: int = 2) -> None:
+    if handles:
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+                   frameon=False, handlelength=2.2, columnspacing=1.2, borderaxespad=0.2)
+
+
+def _others_handle(n: int):
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=GREY, lw=0.8), f"{n} other entries"
+
+
+# ---------------------------------------------------------------------------- profiles
+def _steps(taus: np.ndarray, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a step curve where it changes (plus both ends): same picture, fewer points."""
+    keep = np.ones(len(rho), dtype=bool)
+    keep[1:-1] = rho[1:-1] != rho[:-2]
+    return taus[keep], rho[keep]
 
 
 def performance_profile(curves: Mapping[str, np.ndarray], taus: np.ndarray, path: pathlib.Path,
-                        title: str, colors: Mapping[str, tuple]) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    for entry, rho in sorted(curves.items(), key=lambda kv: (-kv[1].sum(), kv[0])):
-        ax.step(taus, rho, where="post", label=entry, lw=1.8, **entry_style(entry, colors))
+                        title: str, colors: Mapping[str, tuple] | None = None, *,
+                        highlight: Sequence[str] = (), own: str | None = None) -> None:
+    """rho(tau) per entry (step curves); ``highlight`` in colour, ``own`` in black."""
+    st = styles(list(curves), highlight, own)
+    n_legend = sum(1 for e in curves if st[e]["label"]) + (1 if any(st[e]["label"] is None for e in curves) else 0)
+    fig, (ax,), bottom = figure(1, 2.1, n_legend)
+    order = sorted(curves, key=lambda e: (st[e]["zorder"], e))
+    for entry in order:
+        x, y = _steps(np.asarray(taus), np.asarray(curves[entry]))
+        s = st[entry]
+        ax.step(x, y, where="post", color=s["color"], lw=s["lw"], ls=s["ls"], zorder=s["zorder"],
+                label=s["label"])
     ax.set_xscale("log", base=2)
     ax.set_xlim(taus[0], taus[-1])
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(r"$\tau$ (calls to SOSP / best entry's calls)")
-    ax.set_ylabel(r"$\rho(\tau)$: fraction of problems")
+    ax.set_xlabel("τ: cost / best entry's cost")
+    ax.set_ylabel("ρ(τ): fraction of problems")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    fig.savefig(path, **_SAVE)
-    plt.close(fig)
+    handles, labels = ax.get_legend_handles_labels()
+    ranked = [e for e in ([own] if own else []) + list(highlight) if e in curves]
+    pairs = sorted(zip(handles, labels), key=lambda hl: ranked.index(hl[1]) if hl[1] in ranked else 99)
+    handles, labels = [h for h, _ in pairs], [l for _, l in pairs]
+    others = sum(1 for e in curves if st[e]["label"] is None)
+    if others:
+        h, lab = _others_handle(others)
+        handles.append(h)
+        labels.append(lab)
+    _legend_below(fig, handles, labels, bottom)
+    save(fig, path)
 
 
+# ---------------------------------------------------------------------------- escape curves
 def _series(rec: RunRecord, name: str) -> tuple[np.ndarray, np.ndarray]:
     t = rec.trajectory or {}
     cost = t.get("cost") or []
@@ -81,63 +241,108 @@ def _on_grid(recs: Sequence[RunRecord], name: str, grid: np.ndarray) -> np.ndarr
 
 
 def escape_curves(by_entry: Mapping[str, Sequence[RunRecord]], path: pathlib.Path, title: str,
-                  colors: Mapping[str, tuple], *, saddle_value: float | None = None,
-                  f_star: float | None = None, eps_h: float | None = None) -> None:
-    """f and lambda_min against sample gradients: median over seeds and the 25-75% band."""
+                  colors: Mapping[str, tuple] | None = None, *, highlight: Sequence[str] = (),
+                  saddle_value: float | None = None, f_star: float | None = None,
+                  eps_h: float | None = None, saddle_lambda: float | None = None,
+                  points: int = 130) -> None:
+    """f (top) and lambda_min (bottom, symlog) against sample gradients: per entry the median
+    over its runs; the 25-75% band for the highlighted entries only. Reference lines: the saddle
+    value and f* (top); the saddle's lambda_min (-mu), -eps_h and 0 (bottom)."""
     max_cost = 1.0
     for recs in by_entry.values():
         for r in recs:
             c = (r.trajectory or {}).get("cost") or [1]
             max_cost = max(max_cost, float(max(c)))
-    grid = np.unique(np.geomspace(1.0, max_cost, 160))
-    fig, (ax_f, ax_l) = plt.subplots(1, 2, figsize=(10.5, 3.6))
+    grid = np.unique(np.geomspace(1.0, max_cost, points))
+    st = styles(list(by_entry), highlight)
+    n_legend = (sum(1 for e in by_entry if st[e]["label"]) + any(st[e]["label"] is None for e in by_entry)
+                + (saddle_value is not None) + (f_star is not None)
+                + (saddle_lambda is not None and saddle_lambda < 0) + bool(eps_h))
+    fig, (ax_f, ax_l), bottom = figure(2, 1.85, n_legend)
     lo_f, hi_f = math.inf, -math.inf
-    for entry in sorted(by_entry):
-        recs = by_entry[entry]
-        color = colors.get(entry)
+    lam_abs = []
+    for entry in sorted(by_entry, key=lambda e: (st[e]["zorder"], e)):
+        recs, s = by_entry[entry], st[entry]
         for ax, name in ((ax_f, "f"), (ax_l, "lambda_min")):
             m = _on_grid(recs, name, grid)
             if m is None:
                 continue
             med = np.median(m, axis=0)
-            q25, q75 = np.quantile(m, 0.25, axis=0), np.quantile(m, 0.75, axis=0)
-            ax.plot(grid, med, lw=1.6, **entry_style(entry, colors), label=f"{entry} ({len(m)})" if ax is ax_f else None)
-            ax.fill_between(grid, q25, q75, color=color, alpha=0.18, lw=0)
-            if name == "f":
+            label = f"{entry} ({len(m)} runs)" if (ax is ax_f and s["label"]) else None
+            ax.plot(grid, med, color=s["color"], lw=s["lw"], ls=s["ls"], zorder=s["zorder"], label=label)
+            if s["label"]:
+                q25, q75 = np.quantile(m, 0.25, axis=0), np.quantile(m, 0.75, axis=0)
+                ax.fill_between(grid, q25, q75, color=s["color"], alpha=0.15, lw=0, zorder=s["zorder"] - 1)
+            else:
+                q25 = q75 = med
+            # the axes follow the highlighted entries and the reference lines; a grey entry that
+            # diverges leaves the picture instead of squashing it
+            if name == "f" and s["label"]:
                 lo_f, hi_f = min(lo_f, float(np.min(q25))), max(hi_f, float(np.max(q75)))
+            elif name == "lambda_min":
+                lam_abs.append(float(np.max(np.abs(med if not s["label"] else m))))
     if saddle_value is not None:
-        ax_f.axhline(saddle_value, color="0.4", ls=":", lw=1, label=r"$f_s$ (saddle)")
+        ax_f.axhline(saddle_value, color="0.35", ls=":", lw=1.1, label="f at the saddle")
         lo_f, hi_f = min(lo_f, saddle_value), max(hi_f, saddle_value)
     if f_star is not None:
-        ax_f.axhline(f_star, color="0.4", ls="--", lw=1, label=r"$f^\star$")
+        ax_f.axhline(f_star, color="0.35", ls="--", lw=1.1, label="f* (global minimum)")
         lo_f, hi_f = min(lo_f, f_star), max(hi_f, f_star)
     if math.isfinite(lo_f) and math.isfinite(hi_f) and hi_f > lo_f:
         pad = 0.08 * (hi_f - lo_f)
         ax_f.set_ylim(lo_f - pad, hi_f + pad)
-    ax_l.axhline(0.0, color="0.6", lw=0.8)
-    if eps_h is not None:
-        ax_l.axhline(-eps_h, color="0.4", ls="-.", lw=1, label=r"$-\varepsilon_h$ (certificate)")
-    for ax, lab in ((ax_f, "f(w)"), (ax_l, r"$\lambda_{\min}(\nabla^2 f(w))$")):
-        ax.set_xscale("log")
-        ax.set_xlabel("sample gradients (IFO calls)")
-        ax.set_ylabel(lab)
+    # lambda_min: symlog, linear within eps_h / 2 of 0, so -mu, -eps_h and 0 are all apart
+    scale = [abs(v) for v in (eps_h, saddle_lambda) if v]
+    linthresh = (min(scale) / 2) if scale else 1e-3
+    ax_l.set_yscale("symlog", linthresh=linthresh, linscale=0.6)
+    ax_l.axhline(0.0, color="0.55", lw=0.9, label=None)
+    if saddle_lambda is not None and saddle_lambda < 0:
+        ax_l.axhline(saddle_lambda, color="0.35", ls=":", lw=1.1, label="λmin at the saddle (−μ)")
+    if eps_h:
+        ax_l.axhline(-eps_h, color="#C00000", ls="--", lw=1.1, label="−εh (certificate)")
+    lam_abs = [v for v in lam_abs if math.isfinite(v)]
+    top = max([*lam_abs, abs(saddle_lambda or 0), eps_h or 0, linthresh * 10])
+    top = min(top, 1e4 * max(abs(saddle_lambda or 0), eps_h or 0, linthresh))
+    ax_l.set_ylim(-top * 1.6, top * 1.6)
+    decades = [10.0 ** k for k in range(math.floor(math.log10(linthresh)) + 1, math.ceil(math.log10(top * 1.6)) + 1)
+               if 10.0 ** k <= top * 1.6]
+    ticks = sorted([-d for d in decades] + [0.0] + decades)
+    ax_l.set_yticks(ticks, [f"{t:g}".replace("-", "−") for t in ticks])
+    ax_l.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax_l.set_xscale("log")
+    ax_l.set_xlabel("sample gradients (IFO calls)")
+    ax_f.set_ylabel("f(w)")
+    ax_l.set_ylabel("λmin(∇²f(w)), symlog")
+    for ax in (ax_f, ax_l):
         ax.grid(alpha=0.3)
-    ax_f.set_title(f"{title}: f, median and 25-75% over seeds", fontsize=9)
-    ax_l.set_title("smallest Hessian eigenvalue", fontsize=9)
-    handles, labels = ax_f.get_legend_handles_labels()
+    ax_f.set_title(f"{title}: median over runs", fontsize=10, loc="left", x=-0.12)
+    h1, l1 = ax_f.get_legend_handles_labels()
     h2, l2 = ax_l.get_legend_handles_labels()
-    handles, labels = handles + h2, labels + l2
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, **_SAVE)
-    plt.close(fig)
+    others = sum(1 for e in by_entry if st[e]["label"] is None)
+    handles, labels = [], []
+    entries_hl = [(h, lab) for h, lab in zip(h1, l1) if not lab.startswith("f ")]
+    rank = {e: i for i, e in enumerate(highlight)}
+    entries_hl.sort(key=lambda hl: rank.get(hl[1].split(" (")[0], 99))
+    for h, lab in entries_hl:
+        handles.append(h)
+        labels.append(lab)
+    if others:
+        h, lab = _others_handle(others)
+        handles.append(h)
+        labels.append(lab)
+    for h, lab in [*zip(h1, l1), *zip(h2, l2)]:
+        if lab.startswith("f ") or lab.startswith("λ") or lab.startswith("−"):
+            handles.append(h)
+            labels.append(lab)
+    _legend_below(fig, handles, labels, bottom)
+    save(fig, path)
 
 
+# ---------------------------------------------------------------------------- throughput
 def throughput_curves(series: Mapping[tuple[str, int], Sequence[tuple[float, float]]],
                       path: pathlib.Path, title: str, colors: Mapping[str, tuple]) -> None:
     """Sample gradients per second against d (log-log): one line per (entry, S), the entry's
     color, one line style per S."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, (ax,), bottom = figure(1, 2.2, len(series))
     batch_sizes = sorted({s for _, s in series})
     for (entry, rows), pts in sorted(series.items()):
         x, y = zip(*sorted(pts))
@@ -149,6 +354,6 @@ def throughput_curves(series: Mapping[tuple[str, int], Sequence[tuple[float, flo
     ax.set_ylabel("sample gradients / s")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    fig.savefig(path, **_SAVE)
-    plt.close(fig)
+    handles, labels = ax.get_legend_handles_labels()
+    _legend_below(fig, handles, labels, bottom)
+    save(fig, path)

@@ -2,17 +2,31 @@
 
 Our own step writes every page first (no mkdocs plugin of ours), into a build folder
 (default ``build/site-src``): the hand-written pages of ``docs/`` are copied in, the generated
-pages (home ranking, one page per problem family, one per entry, hardware, throughput) and the plots are
-written beside them, and ``leaderboard/mkdocs.yml`` is completed with ``docs_dir``, ``site_dir``
-and ``nav``. Everything comes from the records found: a new entry's records add its row and
-page with no other edit.
+pages (home ranking and problems x entries matrix, one page per problem family, one per entry,
+hardware, throughput), the plots and the data downloads (CSV and Parquet) are written beside
+them, and ``leaderboard/mkdocs.yml`` is completed with ``docs_dir``, ``site_dir`` and ``nav``.
+Everything comes from the records found: a new entry's records add its row and page with no
+other edit.
+
+The site works offline and from ``file://``: math is MathML written at build time
+(latex2mathml), the search index is inlined (Material's ``offline`` plugin, with the
+iframe-worker shim vendored in ``docs/javascripts``), and no font or script comes from a CDN.
+After ``mkdocs build`` the theme files the site never loads (source maps, the search languages
+other than English) are removed (:func:`trim_site`), which keeps the whole site small.
+
+Build speed: problem facts (``Problem.describe()``, which builds the instance) are cached per
+harness version and plots by a hash of their inputs, in ``<src>/.cache``; a rebuild from
+unchanged records draws no plot and builds no problem.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import gzip
+import html
 import json
+import re
 import os
 import pathlib
 import shutil
@@ -31,6 +45,13 @@ from leaderboard import scoring
 from leaderboard.aggregate import problem_table, publishable
 from leaderboard.markdown import (DASH, WIDE, cell, code, docstring_markdown, fmt_float, fmt_int,
                                   fmt_pct, fmt_seconds, is_missing, md_table, slug)
+
+#: entries drawn in colour on a board's performance profile (the rest are grey)
+PROFILE_TOP = 5
+#: entries drawn in colour on an escape-curve plot (the best on that problem)
+ESCAPE_TOP = 3
+#: entries in colour on an entry page's profile, beside the entry itself (in black)
+ENTRY_TOP = 3
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -108,6 +129,41 @@ def _describe(problem_id: str) -> dict[str, Any] | None:
         return None
 
 
+class Facts:
+    """``Problem.describe()`` of each problem id, cached in a JSON file per harness version (the
+    facts come from the problem code, which the harness version covers): building an instance
+    can take seconds (deep-linear's, phase-retrieval's), reading the cache takes none."""
+
+    def __init__(self, path: pathlib.Path | None):
+        self.path = path
+        self.data: dict[str, Any] = {}
+        self.dirty = False
+        if path is not None and path.is_file():
+            try:
+                self.data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self.data = {}
+        try:
+            from bench.provenance import harness_version
+
+            self.version = harness_version()
+        except Exception:  # noqa: BLE001
+            self.version = "?"
+
+    def get(self, problem_id: str) -> dict[str, Any]:
+        key = f"{self.version}|{problem_id}"
+        if key not in self.data:
+            self.data[key] = _describe(problem_id)
+            self.dirty = True
+        return self.data[key] or {}
+
+    def save(self) -> None:
+        if self.path is not None and self.dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.data, sort_keys=True, default=float), encoding="utf-8")
+            self.dirty = False
+
+
 def _interval(lo: float, hi: float) -> str:
     if is_missing(lo) or is_missing(hi):
         return DASH
@@ -125,6 +181,27 @@ def _ci(lo: float, hi: float, coverage: float) -> str:
 
 
 # ---------------------------------------------------------------------------- site
+_PLOT_IMG = re.compile(r"(?<!\[)!\[([^\]]*)\]\(([^)\s]+)\)\{ \.plot \}")
+
+
+def link_plots(text: str) -> str:
+    """Every plot image (``![alt](src){ .plot }``) becomes a link to itself: a click opens the
+    full-size picture."""
+    return _PLOT_IMG.sub(lambda m: f"[![{m.group(1)}]({m.group(2)}){{ .plot }}]({m.group(2)})", text)
+
+
+def _indent_block(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line.strip() else "" for line in text.splitlines()) + "\n"
+
+
+def _ratio_text(r: float) -> str:
+    return f"{r:.2f}" if r < 10 else f"{r:.0f}"
+
+
+DETAIL_COLUMNS = ["cost 95% CI", "median calls (certified runs)", "IQR (certified)", "gap",
+                  "escape calls", "escaped", "median s", "hardware"]
+
+
 class SiteWriter:
     def __init__(self, records: list[RunRecord], src: pathlib.Path,
                  throughput: list[dict[str, Any]] | None = None):
@@ -133,6 +210,7 @@ class SiteWriter:
         self.docs = src / "docs"
         self.plots = self.docs / "assets" / "plots"
         self.data = self.docs / "assets" / "data"
+        self.cache = src / ".cache"  # kept between builds: plots and problem facts
         self.boards = make_boards(records)
         # the records shown: each board's (newest harness version); older ones are counted
         self.records = [r for b in self.boards for r in b.records]
@@ -143,7 +221,12 @@ class SiteWriter:
         self.colors: dict[str, tuple] = {}
         self.modules = _entry_modules()
         self.family_classes = _families()
+        self.facts = Facts(self.cache / "facts.json")
         self.nav: list[Any] = []
+        self.downloads: list[tuple[str, str, dict[str, str], int]] = []
+        self.plots_drawn = 0
+        self.plots_cached = 0
+        self._board_curves: dict[str, dict[str, np.ndarray]] = {}
 
     @staticmethod
     def _unique_slugs(names: list[str]) -> dict[str, str]:
@@ -166,7 +249,20 @@ class SiteWriter:
     def write(self, rel: str, text: str) -> None:
         path = self.docs / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_text(link_plots(text), encoding="utf-8")
+
+    def plot(self, path: pathlib.Path, key: Any, draw) -> None:
+        """Draw a plot through the cache (``key``: every input of the plot)."""
+        if self.plots_mod.cached(self.cache / "plots", path, key, draw):
+            self.plots_cached += 1
+        else:
+            self.plots_drawn += 1
+
+    @staticmethod
+    def records_key(recs: Iterable[RunRecord]) -> list:
+        """What identifies a set of records for a plot's cache key: each run's key and the time
+        it was written (a record is never edited; a re-run writes a new one)."""
+        return sorted((r.key, r.created_at) for r in recs)
 
     # ------------------------------------------------------------------ top level
     def run(self) -> None:
@@ -182,6 +278,7 @@ class SiteWriter:
         self.plots.mkdir(parents=True, exist_ok=True)
         self.data.mkdir(parents=True, exist_ok=True)
         self.colors = plots.entry_colors(self.entries)
+        self.write_downloads()
         self.write_home()
         hand = sorted(p.relative_to(self.docs).as_posix() for p in self.docs.rglob("*.md")
                       if p.name != "index.md")
@@ -189,6 +286,7 @@ class SiteWriter:
         entry_pages = [self.write_entry(e) for e in self.entries]
         self.write_hardware()
         self.write_throughput()
+        self.facts.save()
         first = [p for p in ("methodology.md", "submitting.md") if p in hand]
         rest = [p for p in hand if p not in first]
         self.nav = [{"Leaderboard": "index.md"}, *first, *rest, {"Hardware": "hardware.md"},
@@ -197,6 +295,89 @@ class SiteWriter:
             self.nav.append({"Problems": family_pages})
         if entry_pages:
             self.nav.append({"Entries": entry_pages})
+
+    # ------------------------------------------------------------------ downloads
+    def records_frame(self) -> pd.DataFrame:
+        """One row per published record, its scalar fields read straight from the attributes
+        (no deep copy): trajectories stay in the JSONL archive; hyperparameters as JSON."""
+        rows = []
+        for r in self.records:
+            br = r.sosp_bracket or [None, None]
+            rows.append({
+                "suite": r.suite, "suite_version": r.suite_version, "profile": r.profile,
+                "track": r.track, "entry": r.entry, "entry_name": r.entry_name,
+                "problem": r.problem, "family": r.family, "dim": r.dim,
+                "instance_seed": r.instance_seed, "init_seed": r.init_seed, "run_seed": r.run_seed,
+                "status": r.status, "certified": r.status == "certified",
+                "cost": scoring.run_cost(r.status, r.calls_to_sosp, r.budget or 0),
+                "calls_to_sosp": r.calls_to_sosp, "sosp_bracket_low": br[0], "sosp_bracket_high": br[1],
+                "grad_calls_to_sosp": r.grad_calls_to_sosp, "hvp_calls_to_sosp": r.hvp_calls_to_sosp,
+                "seconds_to_sosp": r.seconds_to_sosp, "batch_size": r.batch_size,
+                "escape_calls": r.escape_calls, "escape_seconds": r.escape_seconds,
+                "steps": r.steps, "total_cost": (r.counts or {}).get("cost"),
+                "optimizer_seconds": r.optimizer_seconds, "wall_seconds": r.wall_seconds,
+                "final_f": r.final_f, "final_grad_norm": r.final_grad_norm,
+                "final_lambda_min": r.final_lambda_min, "eps_g": r.eps_g, "eps_h": r.eps_h,
+                "budget": r.budget, "saddle_value": r.saddle_value, "f_star": r.f_star,
+                "escape_delta": r.escape_delta, "oracle_class": r.oracle_class,
+                "hparams": json.dumps(r.hparams, sort_keys=True, default=str),
+                "entry_source_hash": r.entry_source_hash, "harness_version": r.harness_version,
+                "hardware_id": str((r.hardware or {}).get("id", "")), "sealed": r.sealed,
+                "created_at": r.created_at,
+            })
+        return pd.DataFrame(rows)
+
+    def _board_columns(self, b: Board, df: pd.DataFrame) -> pd.DataFrame:
+        return df.assign(suite=b.suite, suite_version=b.version, profile=b.profile, track=b.track,
+                         ranked=b.ranked)[["suite", "suite_version", "profile", "track", "ranked",
+                                           *[c for c in df.columns if c not in ("profile",)]]]
+
+    def write_downloads(self) -> None:
+        """All records and the aggregate tables as CSV and Parquet under assets/data/."""
+        tables = [
+            ("records", "every published run record (one row per run; trajectories are in the "
+                        "JSONL archive)", self.records_frame()),
+            ("problem-stats", "per board, entry and problem: runs, certified, penalized median "
+                              "cost and its CI, calls, gap, escape, seconds",
+             pd.concat([self._board_columns(b, b.table) for b in self.boards], ignore_index=True)
+             if self.boards else pd.DataFrame()),
+            ("rankings", "the ranked boards: rank, score, rank interval, SGM cost, solved",
+             pd.concat([self._board_columns(b, b.ranking) for b in self.boards if b.ranked],
+                       ignore_index=True) if any(b.ranked for b in self.boards) else pd.DataFrame()),
+        ]
+        try:
+            import pyarrow  # noqa: F401
+
+            parquet = True
+        except ImportError:
+            parquet = False
+            print("leaderboard: pyarrow is not installed: no Parquet downloads "
+                  "(pip install -e '.[docs]')", file=sys.stderr)
+        for name, what, df in tables:
+            files = {}
+            csv = f"{name}.csv.gz" if name == "records" else f"{name}.csv"
+            # gzip without a timestamp: the same records give the same bytes
+            with open(self.data / csv, "wb") as raw:
+                if csv.endswith(".gz"):
+                    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+                        gz.write(df.to_csv(index=False, float_format="%.10g").encode())
+                else:
+                    raw.write(df.to_csv(index=False, float_format="%.10g").encode())
+            files["CSV"] = csv
+            if parquet:
+                df.to_parquet(self.data / f"{name}.parquet", index=False, compression="zstd")
+                files["Parquet"] = f"{name}.parquet"
+            self.downloads.append((name, what, files, len(df)))
+
+    def downloads_section(self) -> str:
+        rows = [[name, what, f"{n:,}", " · ".join(f"[{k}](assets/data/{v})" for k, v in files.items())]
+                for name, what, files, n in self.downloads]
+        return ("\n## Data downloads {#downloads}\n\n"
+                "Everything the tables show, as data. `records.csv.gz` is gzip-compressed CSV "
+                "(`pandas.read_csv` reads it as it is); Parquet files are zstd-compressed "
+                "(`pandas.read_parquet`). Costs are sample gradients; `cost` is the run cost of the "
+                f"ranking (a failed run counts {scoring.FAILURE_PENALTY:g} x budget).\n\n"
+                + md_table(["table", "what", "rows", "files"], rows))
 
     # ------------------------------------------------------------------ home
     def write_home(self) -> None:
@@ -231,6 +412,8 @@ class SiteWriter:
                 parts.append(f"- `{n}`: in `optimizers/`, no records yet\n")
             for n, m in sorted(broken.items()):
                 parts.append(f"- `{n}`: **broken**: {cell(getattr(m, 'error', ''))}\n")
+        if self.downloads:
+            parts.append(self.downloads_section())
         older = (f"; {self.left_out} records of older harness versions left out" if self.left_out else "")
         parts.append(f"\n<small>Built from {len(self.records)} run records{older} "
                      f"on {datetime.date.today().isoformat()}.</small>\n")
@@ -268,6 +451,74 @@ class SiteWriter:
         b.table.to_csv(self.data / name, index=False, float_format="%.6g")
         return name
 
+    def board_order(self, b: Board) -> list[str]:
+        """Entries in the board's order: by rank on a ranked board, else by SGM cost."""
+        if b.ranked and not b.ranking.empty:
+            return list(b.ranking.entry)
+        costs = scoring.cost_matrix(b.table)
+        return sorted(costs.columns, key=lambda e: (scoring.shifted_geomean(costs[e].values), e))
+
+    def matrix_html(self, b: Board, depth: int = 0) -> str:
+        """Problems x entries: each entry's penalized median cost over the best entry's, per
+        problem (1.00 and a star: the best), with the certified fraction under it; an entry that
+        solves fewer than half of its runs shows a cross instead of a ratio. Raw HTML (a sticky
+        entry column, a scroll container), sortable by its headers."""
+        costs = scoring.cost_matrix(b.table)
+        pen = scoring.penalties(b.table)
+        ratios = scoring.ratio_matrix(costs, pen)
+        problems = list(costs.index)
+        fam = {r.problem: r.family for r in b.records}
+        stats = {(r.entry, r.problem): r for r in b.table.itertuples()}
+        up = "../" * depth
+        head = ['<th class="sb-key" scope="col">entry</th>']
+        for p in problems:
+            fam_p, size = (p.split(":", 1) + [""])[:2]
+            label = "<wbr>".join(re.split(r"(?<=[-:])", html.escape(p)))  # breaks after - and :
+            head.append(f'<th scope="col"><a href="{up}problems/{slug(fam.get(p, fam_p))}.html#{slug(p)}" '
+                        f'title="{html.escape(p)}: problem page">{label}</a></th>')
+        rows = []
+        for e in self.board_order(b):
+            cells = [f'<th class="sb-key" scope="row"><a href="{up}entries/{self.entry_slug[e]}.html">'
+                     f"{html.escape(e)}</a></th>"]
+            for p in problems:
+                st = stats.get((e, p))
+                if st is None:
+                    cells.append('<td class="sb-none" data-sort="" title="no runs">—<small>not run</small></td>')
+                    continue
+                frac = f"{st.certified}/{st.runs}"
+                r = float(ratios.loc[p, e])
+                cost = fmt_int(st.cost_median)
+                if math_isfinite(r):
+                    best = r <= 1.0 + 1e-12
+                    cls = "sb-best" if best else ("sb-good" if r <= 2 else "sb-ok")
+                    mark = "★ " if best else ""
+                    cells.append(f'<td class="{cls}" data-sort="{r:.6g}" title="cost {cost} calls, '
+                                 f'{frac} certified">{mark}{_ratio_text(r)}<small>{frac}</small></td>')
+                else:
+                    cells.append(f'<td class="sb-fail" data-sort="" title="unsolved: cost = penalty '
+                                 f'{cost} calls, {frac} certified">✗<small>{frac}</small></td>')
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        return ('<p class="sb-scroll-hint">Scroll the table sideways for every problem →</p>\n'
+                f'<div class="sb-scroll" tabindex="0" role="region" aria-label="problems by entries">'
+                f'<table class="sb-matrix"><thead><tr>{"".join(head)}</tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody></table></div>\n')
+
+    def board_curves(self, b: Board) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        taus = np.geomspace(1.0, scoring.TAU_MAX, 400)
+        if b.key not in self._board_curves:
+            self._board_curves[b.key] = scoring.profiles(b.records, taus, table=b.table)
+        return taus, self._board_curves[b.key]
+
+    def profile_plot(self, b: Board, name: str, highlight: list[str], own: str | None = None) -> bool:
+        taus, curves = self.board_curves(b)
+        if not curves:
+            return False
+        title = f"Performance profiles: {b.suite} v{b.version}, {b.track}"
+        key = ["profile", self.records_key(b.records), highlight, own, title]
+        self.plot(self.plots / name, key, lambda path: self.plots_mod.performance_profile(
+            curves, taus, path, title, highlight=highlight, own=own))
+        return True
+
     def board_section(self, b: Board) -> str:
         problems = sorted(b.table.problem.unique())
         fam = {r.problem: r.family for r in b.records}
@@ -279,18 +530,20 @@ class SiteWriter:
                + f". {len(b.records)} runs. {self.board_note(b)} "
                f"Download the per-problem table: [{csv}](assets/data/{csv}).\n"]
         if not b.ranked:
-            out.append(f"Only the `tuned` and `defaults` tracks of suite `{scoring.RANKED_SUITE}` are "
-                       "ranked; this board is listed by name. Cost = median calls to SOSP over all "
-                       f"runs with a failure counted as {scoring.FAILURE_PENALTY:g} x budget; SGM = "
-                       "its shifted geometric mean over the problems. See "
-                       "[methodology](methodology.md#boards).\n")
+            out.append(f"!!! info \"Not a ranking\"\n    Only the `tuned` and `defaults` tracks of suite "
+                       f"`{scoring.RANKED_SUITE}` are ranked; this board is a table, listed by SGM "
+                       "cost. Cost = median calls to SOSP over all runs with a failure counted as "
+                       f"{scoring.FAILURE_PENALTY:g} x budget; SGM = its shifted geometric mean over "
+                       "the problems. See [methodology](methodology.md#boards).\n")
             rows = []
-            for entry, t in b.table.groupby("entry", sort=True):
-                costs = scoring.cost_matrix(b.table)[entry]
-                pen = scoring.penalties(b.table).reindex(costs.index)
-                rows.append([self.entry_link(entry, 0), f"{int((costs < pen).sum())}/{len(costs)}",
+            costs = scoring.cost_matrix(b.table)
+            pen = scoring.penalties(b.table)
+            for entry in self.board_order(b):
+                t = b.table[b.table.entry == entry]
+                c = costs[entry]
+                rows.append([self.entry_link(entry, 0), f"{int((c < pen.reindex(c.index)).sum())}/{len(c)}",
                              f"{int(t.certified.sum())}/{int(t.runs.sum())}",
-                             fmt_int(scoring.shifted_geomean(costs.values))])
+                             fmt_int(scoring.shifted_geomean(c.values))])
             out.append(md_table(["entry", "solved", "certified/runs", "SGM cost"], rows))
             return "\n".join(out)
         out.append(f"Score = area under the performance profile up to tau_max = {scoring.TAU_MAX:g} "
@@ -306,14 +559,17 @@ class SiteWriter:
                  f"{r.solved}/{r.problems}", f"{r.certified}/{r.runs}"] for r in b.ranking.itertuples()]
         out.append(md_table(["rank", "entry", "score", "rank 95% interval", "SGM cost", "solved",
                              "certified/runs"], rows))
-        taus = np.geomspace(1.0, scoring.TAU_MAX, 400)
-        curves = scoring.profiles(b.records, taus, table=b.table)
-        if curves:
-            name = f"profile-{b.key}.svg"
-            self.plots_mod.performance_profile(curves, taus, self.plots / name,
-                                               f"Performance profiles: {b.suite} v{b.version}, "
-                                               f"{b.profile}, {b.track}", self.colors)
-            out.append(f"\n![Performance profile, {b.suite} v{b.version} {b.profile} {b.track}]"
+        out.append(f"\n### Problems × entries {{#{b.key}-matrix}}\n\n"
+                   "Each cell: the entry's penalized median cost on the problem divided by the best "
+                   "entry's (**★ 1.00** = the best; 2.50 = 2.5 times the calls), and under it the "
+                   "certified runs. **✗**: fewer than half of the runs certified, so the problem is "
+                   "not solved and its cost is the penalty. Rows in rank order; click a header to "
+                   "sort.\n")
+        out.append(self.matrix_html(b))
+        name = f"profile-{b.key}.svg"
+        if self.profile_plot(b, name, list(b.ranking.entry[:PROFILE_TOP])):
+            out.append(f"\nThe {PROFILE_TOP} best-ranked entries in colour, the others in grey.\n\n"
+                       f"![Performance profile, {b.suite} v{b.version} {b.profile} {b.track}]"
                        f"(assets/plots/{name}){{ .plot }}\n")
         return "\n".join(out)
 
@@ -327,34 +583,41 @@ class SiteWriter:
             parts.append("_No problem class of this name is registered in `problems/`: these "
                          "records come from elsewhere._\n")
         else:
-            parts.append(docstring_markdown(cls.__doc__))
-            spec = getattr(cls, "spec_section", "")
-            ref = getattr(cls, "reference", "")
-            if spec:
-                parts.append(f"\nSpecification: SPEC.md section {spec}.\n")
-            if ref:
-                parts.append(f"\nReference: {ref}\n")
+            if getattr(cls, "control", False):
+                parts.append("!!! note \"A control\"\n    This family has no strict saddle to "
+                             "escape: suites and the leaderboard keep it out of the ranking.\n")
+            parts.append(docstring_markdown(cls.__doc__, heading="##"))
+            options = getattr(cls, "options", None) or {}
+            if options:
+                parts.append("\n## Options\n")
+                parts.append("Set with `family:size[name=value]`; an id shows only the options that "
+                             "differ from their default.\n")
+                parts.append(md_table(["option", "type", "default", "meaning"],
+                                      [[code(k), o.type.__name__, code(json.dumps(o.default)), o.help]
+                                       for k, o in options.items()]))
             sizes = getattr(cls, "sizes", None) or {}
             if sizes:
-                parts.append("\n**Sizes:**\n")
+                parts.append("\n## Sizes\n")
                 parts.append(md_table(["size", "parameters"], [[code(s), code(json.dumps(p))]
                                                                for s, p in sizes.items()]))
         # instances found in the records
         ids = sorted({r.problem for r in recs})
         rows = []
         for pid in ids:
-            d = _describe(pid) or {}
+            d = self.facts.get(pid)
             r0 = next(r for r in recs if r.problem == pid)
+            budgets = sorted({r.budget for r in recs if r.problem == pid})
             rows.append([self.problem_link(pid, family, 1), fmt_int(d.get("dim", r0.dim)),
                          fmt_float(d.get("eps_g", r0.eps_g)), fmt_float(d.get("eps_h", r0.eps_h)),
-                         fmt_int(d.get("budget", r0.budget)),
                          fmt_float(d.get("saddle_value", r0.saddle_value)),
-                         fmt_float(d.get("saddle_lambda_min")), fmt_float(d.get("f_star", r0.f_star))])
+                         fmt_float(d.get("saddle_lambda_min")), fmt_float(d.get("f_star", r0.f_star)),
+                         ", ".join(fmt_int(x) for x in budgets)])
         parts.append("\n## Instances\n")
-        parts.append("Problem constants as registered (the suite may set a smaller budget; "
-                     "the tables below give the budget each suite ran with).\n")
-        parts.append(md_table(["id", "dim", "eps_g", "eps_h", "default budget", "f(saddle)",
-                               "lambda_min(saddle)", "f*"], rows))
+        parts.append("The instances that have runs (instance seed 0 for the constants that depend "
+                     "on the seed). eps_g, eps_h: the certificate's tolerances; budget: sample "
+                     "gradients per run as the suites ran them.\n")
+        parts.append(md_table(["id", "dim", "eps_g", "eps_h", "f(saddle)", "λmin(saddle)", "f*",
+                               "budget"], rows))
         for pid in ids:
             parts.append(f"\n## {pid} {{#{slug(pid)}}}\n")
             for b in self.boards:
@@ -364,44 +627,60 @@ class SiteWriter:
         self.write(rel, "\n".join(parts))
         return rel
 
+    def detail_cells(self, r) -> list[str]:
+        return [_ci(r.cost_ci_low, r.cost_ci_high, r.cost_ci_coverage), fmt_int(r.calls_median),
+                DASH if is_missing(r.calls_q25) else f"{fmt_int(r.calls_q25)}–{fmt_int(r.calls_q75)}",
+                fmt_float(r.gap_median, 2), fmt_int(r.escape_median), fmt_pct(r.escaped_rate),
+                fmt_seconds(r.seconds_median), code(r.hardware_id)]
+
     def problem_board(self, pid: str, b: Board, recs: list[RunRecord]) -> str:
         budget = max(r.budget for r in recs)
+        kind = "ranked" if b.ranked else "not ranked"
         out = [f"\n### {b.title} {{#{slug(pid)}--{b.key}}}\n",
-               f"Budget {fmt_int(budget)} sample gradients; {len(recs)} runs. **Cost** = median "
-               "calls to SOSP over all runs, a failed run counted as "
-               f"{scoring.FAILURE_PENALTY:g} x budget (PAR-2), with its distribution-free 95% CI "
-               "(order statistics; when there are too few runs for 95%, the coverage achieved is "
-               "given in parentheses); **ratio** = cost / the best cost of the entries that "
-               "certified at least half of their runs; **median calls (certified runs)** and IQR "
-               "are over certified runs only; **gap** = median (f - f*)/(f_s - f*) of the "
-               "certified runs' final values (0: f*, 1: the saddle's value). Seconds are optimizer "
-               "time per run on the hardware named (a batch of S seeds shares one clock: its "
-               "seconds / S; compare only within one hardware id).\n"]
+               f"{kind.capitalize()}; budget {fmt_int(budget)} sample gradients; {len(recs)} runs. "
+               "**cost** = median calls to SOSP over all runs, a failed run counted as "
+               f"{scoring.FAILURE_PENALTY:g} x budget; **ratio** = cost / the best cost among the "
+               "entries that certified at least half of their runs (— : fewer than half).\n"]
         t = b.table[b.table.problem == pid]
         costs = scoring.cost_matrix(b.table)
         ratios = scoring.ratio_matrix(costs, scoring.penalties(b.table))
         t = t.assign(ratio_to_best=[ratios.loc[pid, e] for e in t.entry]).sort_values(
             ["cost_median", "entry"])
-        rows = []
+        rows, details = [], []
         for r in t.itertuples():
+            best = math_isfinite(r.ratio_to_best) and r.ratio_to_best <= 1.0 + 1e-12
+            ratio = _ratio_text(r.ratio_to_best) if math_isfinite(r.ratio_to_best) else DASH
             rows.append([self.entry_link(r.entry, 1), f"{r.certified}/{r.runs}", fmt_int(r.cost_median),
-                         _ci(r.cost_ci_low, r.cost_ci_high, r.cost_ci_coverage),
-                         fmt_float(r.ratio_to_best), fmt_int(r.calls_median),
-                         DASH if is_missing(r.calls_q25) else f"{fmt_int(r.calls_q25)}–{fmt_int(r.calls_q75)}",
-                         fmt_float(r.gap_median, 2), fmt_int(r.escape_median), fmt_pct(r.escaped_rate),
-                         fmt_seconds(r.seconds_median), code(r.hardware_id)])
-        out.append(md_table(["entry", "certified/runs", "cost", "cost 95% CI", "ratio",
-                             "median calls (certified runs)", "IQR (certified)", "gap",
-                             "escape calls", "escaped", "median s", "hardware"], rows))
+                         f"**{ratio}** ★" if best else ratio])
+            details.append([self.entry_link(r.entry, 1), *self.detail_cells(r)])
+        out.append(md_table(["entry", "certified", "cost", "ratio"], rows))
+        out.append("\n??? note \"Details: cost CI, calls of the certified runs, gap, escape, seconds\"\n"
+                   + _indent_block(
+                       "**cost 95% CI**: distribution-free (order statistics; with too few runs for "
+                       "95% the coverage achieved is in parentheses). **median calls** and IQR: "
+                       "over the certified runs only. **gap**: median (f - f*)/(f_s - f*) of the "
+                       "certified runs' final values (0: f*, 1: the saddle's value). **escape "
+                       "calls**: median over the runs that escaped; **escaped**: their fraction. "
+                       "**median s**: optimizer seconds per run on the hardware named (a batch of S "
+                       "seeds shares one clock: its seconds / S; compare only within one hardware "
+                       "id).\n\n" + md_table(["entry", *DETAIL_COLUMNS], details)))
         by_entry: dict[str, list[RunRecord]] = defaultdict(list)
         for r in recs:
             by_entry[r.entry].append(r)
-        d = _describe(pid) or {}
+        d = self.facts.get(pid)
+        solved = [e for e, x in zip(t.entry, t.ratio_to_best) if math_isfinite(x)]
+        # in colour: the best entries that solve the problem (the lowest costs if none does)
+        highlight = solved[:ESCAPE_TOP] or list(t.entry[:ESCAPE_TOP])
         name = f"escape-{slug(pid)}-{b.key}.svg"
-        self.plots_mod.escape_curves(by_entry, self.plots / name, pid, self.colors,
-                                     saddle_value=recs[0].saddle_value, f_star=recs[0].f_star,
-                                     eps_h=recs[0].eps_h or d.get("eps_h"))
-        out.append(f"\n![Escape curves of {pid}, {b.suite} v{b.version} {b.track}](../assets/plots/{name}){{ .plot }}\n")
+        kw = dict(saddle_value=recs[0].saddle_value, f_star=recs[0].f_star,
+                  eps_h=recs[0].eps_h or d.get("eps_h"), saddle_lambda=d.get("saddle_lambda_min"))
+        key = ["escape", pid, self.records_key(recs), highlight, kw]
+        self.plot(self.plots / name, key, lambda path: self.plots_mod.escape_curves(
+            by_entry, path, pid, highlight=highlight, **kw))
+        out.append(f"\nf and the smallest Hessian eigenvalue against sample gradients, median over "
+                   f"runs; the (up to) {ESCAPE_TOP} lowest-cost entries that solve it in colour, with "
+                   f"their 25-75% band, the others grey. Click for full size.\n\n"
+                   f"![Escape curves of {pid}, {b.suite} v{b.version} {b.track}](../assets/plots/{name}){{ .plot }}\n")
         return "\n".join(out)
 
     # ------------------------------------------------------------------ entries
@@ -416,31 +695,15 @@ class SiteWriter:
             if meta.get("summary"):
                 parts.append(meta["summary"] + "\n")
             rows = [[k, cell(meta.get(k) or DASH)] for k in
-                    ("optimizer", "authors", "paper", "url", "license", "spec_section", "oracle_class", "elementwise")]
+                    ("optimizer", "authors", "paper", "url", "license", "oracle_class", "elementwise")]
             rows[0][1] = code(meta["optimizer"])
             parts.append(md_table(["field", "value"], rows))
-            parts.append("\n## Hyperparameters\n")
-            parts.append(f"Defaults (the defaults track, every family): "
-                         f"{code(json.dumps(meta.get('defaults', {}), sort_keys=True))}\n")
-            space = meta.get("search_space") or {}
-            if space:
-                parts.append("Search space of the tuned track ([tuning protocol](../methodology.md"
-                             "#tuning-protocol-and-tracks)):\n")
-                parts.append(md_table(["hyperparameter", "range"],
-                                      [[code(k), code(json.dumps(v))] for k, v in sorted(space.items())]))
         elif mod is not None:
             parts.append(f"!!! failure \"Broken entry\"\n    `optimizers/` has this entry but it does not "
                          f"load: {cell(getattr(mod, 'error', ''))}\n")
         else:
             parts.append(f"_No module `optimizers/{name.replace('-', '_')}.py`: an outside optimizer "
                          "(e.g. `--optimizer torch.optim.Adam`) or an entry since removed._\n")
-        used = sorted({(r.track, r.family, json.dumps(r.hparams, sort_keys=True),
-                        str(r.tuning.get("trial", DASH))) for r in recs})
-        parts.append("\n## Hyperparameters as run\n")
-        parts.append(md_table(["track", "family", "hyperparameters", "tuning trial"],
-                              [[t, f, code(h), tr] for t, f, h, tr in used]))
-        hashes = sorted({r.entry_source_hash for r in recs})
-        parts.append(f"\nSource hash(es) of the runs: {', '.join(code(h) for h in hashes)}.\n")
         for b in self.boards:
             t = b.table[b.table.entry == entry]
             if t.empty:
@@ -457,17 +720,44 @@ class SiteWriter:
             else:
                 parts.append("Not ranked: only the `tuned` and `defaults` tracks of suite "
                              f"`{scoring.RANKED_SUITE}` are ranked.\n")
-            rows = [[self.problem_link(r.problem, fam[r.problem], 1), f"{r.certified}/{r.runs}",
-                     fmt_int(r.cost_median), _ci(r.cost_ci_low, r.cost_ci_high, r.cost_ci_coverage),
-                     fmt_float(ratios.loc[r.problem, entry]), fmt_int(r.calls_median),
-                     DASH if is_missing(r.calls_q25) else f"{fmt_int(r.calls_q25)}–{fmt_int(r.calls_q75)}",
-                     fmt_float(r.gap_median, 2), fmt_int(r.escape_median), fmt_pct(r.escaped_rate),
-                     fmt_seconds(r.seconds_median), code(r.hardware_id)] for r in t.itertuples()]
-            parts.append(md_table(["problem", "certified/runs", "cost", "cost 95% CI", "ratio to best",
-                                   "median calls (certified runs)", "IQR (certified)", "gap",
-                                   "escape calls", "escaped", "median s", "hardware"], rows))
+            rows, details = [], []
+            for r in t.itertuples():
+                ratio = float(ratios.loc[r.problem, entry])
+                best = math_isfinite(ratio) and ratio <= 1.0 + 1e-12
+                shown = _ratio_text(ratio) if math_isfinite(ratio) else DASH
+                rows.append([self.problem_link(r.problem, fam[r.problem], 1), f"{r.certified}/{r.runs}",
+                             fmt_int(r.cost_median), f"**{shown}** ★" if best else shown])
+                details.append([self.problem_link(r.problem, fam[r.problem], 1), *self.detail_cells(r)])
+            parts.append(md_table(["problem", "certified", "cost", "ratio to best"], rows))
+            parts.append("\n??? note \"Details: cost CI, calls of the certified runs, gap, escape, "
+                         "seconds\"\n" + _indent_block(md_table(["problem", *DETAIL_COLUMNS], details)))
             statuses = pd.Series([r.status for r in b.records if r.entry == entry]).value_counts()
             parts.append("\nRun outcomes: " + ", ".join(f"{k} {v}" for k, v in statuses.items()) + ".\n")
+            if b.ranked:
+                top = [e for e in b.ranking.entry if e != entry][:ENTRY_TOP]
+                pname = f"profile-{b.key}-{self.entry_slug[entry]}.svg"
+                if self.profile_plot(b, pname, top, own=entry):
+                    parts.append(f"\n{entry} in black, the {ENTRY_TOP} best-ranked other entries in "
+                                 "colour, the rest grey.\n\n"
+                                 f"![Performance profile of {entry}, {b.suite} v{b.version} {b.track}]"
+                                 f"(../assets/plots/{pname}){{ .plot }}\n")
+        if meta:
+            parts.append("\n## Hyperparameters\n")
+            parts.append(f"Defaults (the defaults track, every family): "
+                         f"{code(json.dumps(meta.get('defaults', {}), sort_keys=True))}\n")
+            space = meta.get("search_space") or {}
+            if space:
+                parts.append("Search space of the tuned track ([tuning protocol](../methodology.md"
+                             "#tuning-protocol-and-tracks)):\n")
+                parts.append(md_table(["hyperparameter", "range"],
+                                      [[code(k), code(json.dumps(v))] for k, v in sorted(space.items())]))
+        used = sorted({(r.track, r.family, json.dumps(r.hparams, sort_keys=True),
+                        str(r.tuning.get("trial", DASH))) for r in recs})
+        parts.append("\n## Hyperparameters as run\n")
+        parts.append(md_table(["track", "family", "hyperparameters", "tuning trial"],
+                              [[t, f, code(h), tr] for t, f, h, tr in used]))
+        hashes = sorted({r.entry_source_hash for r in recs})
+        parts.append(f"\nSource hash(es) of the runs: {', '.join(code(h) for h in hashes)}.\n")
         self.write(rel, "\n".join(parts))
         return rel
 
@@ -475,7 +765,7 @@ class SiteWriter:
     def write_hardware(self) -> None:
         from bench.profiles import PROFILES
 
-        parts = ["# Hardware profiles\n",
+        parts = [WIDE, "# Hardware profiles\n",
                  "Gradient calls do not depend on the hardware; wall-clock seconds are compared only "
                  "between records of the same profile **and** the same hardware fingerprint id.\n",
                  "\n## Profiles\n",
@@ -521,6 +811,38 @@ class SiteWriter:
         return path
 
 
+def math_isfinite(x: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(x)))
+    except (TypeError, ValueError):
+        return False
+
+
+#: theme files that the built site never loads: source maps (for debugging the theme) and the
+#: search language packs (the site's search is English; Thai and Japanese segmenters included)
+_UNUSED = ("*.map", "assets/javascripts/lunr/min/*", "assets/javascripts/lunr/wordcut.js",
+           "assets/javascripts/lunr/tinyseg.js")
+
+
+def trim_site(site_dir: pathlib.Path) -> int:
+    """Remove the theme files in :data:`_UNUSED` from a built site; returns the bytes freed."""
+    freed = 0
+    for pattern in _UNUSED:
+        for path in site_dir.glob(pattern) if "/" in pattern else site_dir.rglob(pattern):
+            if path.is_file():
+                freed += path.stat().st_size
+                path.unlink()
+    lunr_min = site_dir / "assets" / "javascripts" / "lunr" / "min"
+    if lunr_min.is_dir() and not any(lunr_min.iterdir()):
+        lunr_min.rmdir()
+    return freed
+
+
+def site_bytes(site_dir: pathlib.Path) -> int:
+    """Total size of the files of a built site."""
+    return sum(p.stat().st_size for p in pathlib.Path(site_dir).rglob("*") if p.is_file())
+
+
 @dataclasses.dataclass
 class BuildResult:
     site_dir: pathlib.Path
@@ -528,6 +850,9 @@ class BuildResult:
     n_records: int
     entries: list[str]
     seconds: float
+    bytes: int = 0  # total size of the built site (after trim_site)
+    plots_drawn: int = 0
+    plots_cached: int = 0
 
 
 class BuildError(RuntimeError):
@@ -566,4 +891,6 @@ def build_site(results: str | pathlib.Path = DEFAULT_RESULTS, out: str | pathlib
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise BuildError(f"mkdocs build failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
-    return BuildResult(out, src, len(writer.records), writer.entries, time.perf_counter() - t0)
+    trim_site(out)
+    return BuildResult(out, src, len(writer.records), writer.entries, time.perf_counter() - t0,
+                       site_bytes(out), writer.plots_drawn, writer.plots_cached)
