@@ -253,7 +253,6 @@ def _import_and_describe(sub: Submission, check: Check) -> bool:
 
 
 def _check_metadata(sub: Submission, ctx: Context, check: Check) -> None:
-    from bench.entry_info import entry_info
     from optimizers.base import ORACLE_CLASSES, dimension_from_data
 
     meta, problems = sub.meta or {}, []
@@ -283,11 +282,18 @@ def _check_metadata(sub: Submission, ctx: Context, check: Check) -> None:
         check.fail(f"metadata: {p}")
     if problems:
         return
-    sub.info = entry_info(sub.ref, meta, sub.sources)
-    if sub.ref["kind"] != "builtin":  # a file entry is named by its path; records use its name
-        sub.info = dataclasses.replace(sub.info, name=sub.name)
+    sub.info = submission_info(sub)
     check.info(f"metadata: name {sub.name}, {meta.get('oracle_class')}, search space "
                f"{', '.join(f'{k} {data_text(v)}' for k, v in sorted(space.items()))}; defaults inside")
+
+
+def submission_info(sub: Submission):
+    """The EntryInfo of a described submission (``sub.meta`` set), named ``sub.name``: a file
+    entry outside optimizers/ would otherwise be named by its path."""
+    from bench.entry_info import entry_info
+
+    info = entry_info(sub.ref, sub.meta, sub.sources)
+    return info if sub.ref["kind"] == "builtin" else dataclasses.replace(info, name=sub.name)
 
 
 def _tuning_coverage(name: str, dims: dict, tuning_dir: pathlib.Path) -> list[str]:

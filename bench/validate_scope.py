@@ -129,7 +129,6 @@ def _append_only(path: str, base: str, top: pathlib.Path) -> list[str]:
     new = git(["show", f"HEAD:{path}"], top).splitlines()
     for i, line in enumerate(old):
         if i >= len(new) or new[i] != line:
-            what = "removed" if i >= len(new) or line not in new else "changed or moved"
-            return [f"`{path}` line {i + 1}: an existing record line is {what} (records are "
-                    f"append-only: add new lines at the end, never edit or delete one)"]
+            return [f"`{path}` line {i + 1}: an existing record line is changed or removed "
+                    f"(records are append-only: add new lines at the end, never edit or delete one)"]
     return []
