@@ -578,7 +578,9 @@ class SiteWriter:
         rel = f"problems/{slug(family)}.md"
         cls = self.family_classes.get(family)
         recs = [r for r in self.records if r.family == family]
-        parts = [WIDE, f"# {family}\n"]
+        # search: a problem page ranks first for its ids ("quad-saddle:medium" is also on the
+        # home page, in the matrix and the board's list of problems)
+        parts = ["---\nhide:\n  - toc\nsearch:\n  boost: 4\n---\n\n", f"# {family}\n"]
         if cls is None:
             parts.append("_No problem class of this name is registered in `problems/`: these "
                          "records come from elsewhere._\n")

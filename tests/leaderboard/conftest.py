@@ -33,3 +33,15 @@ def built_site(small_results, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("site")
     return build_site(small_results, tmp / "site", tmp / "src")
+
+
+@pytest.fixture(scope="session")
+def archive_site(tmp_path_factory):
+    """The site built from the committed archive (leaderboard/results/): the real size, the
+    real pages (the browser tests measure and photograph this one)."""
+    from leaderboard.site import DEFAULT_RESULTS, build_site
+
+    if not any(DEFAULT_RESULTS.rglob("*.jsonl")):
+        pytest.skip("no committed records in leaderboard/results/")
+    tmp = tmp_path_factory.mktemp("archive-site")
+    return build_site(DEFAULT_RESULTS, tmp / "site", tmp / "src")

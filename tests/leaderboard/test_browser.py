@@ -93,10 +93,15 @@ class _Links(HTMLParser):
                 self.links.append(a[key])
 
 
-def test_home_ranking_sort_and_screenshot(browser, server, built_site):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def _new_page(browser, width: int):
+    page = browser.new_page(viewport={"width": width, "height": 900 if width > 600 else 844})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, errors
+
+
+def test_home_ranking_sort_and_matrix(browser, server, built_site):
+    page, errors = _new_page(browser, 1400)
     page.goto(server + "index.html")
     table = page.locator("article table").first
     names = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
@@ -115,14 +120,23 @@ def test_home_ranking_sort_and_screenshot(browser, server, built_site):
     img = page.locator("article img").first
     img.wait_for()
     assert page.evaluate("(el) => el.complete && el.naturalWidth", img.element_handle()) > 0
-    table.locator("thead th", has_text="rank").first.click()
-    page.screenshot(path=str(_artifacts() / "home.png"), full_page=True)
+    # the problems x entries matrix: one row per entry, the best starred, the failures crossed
+    matrix = page.locator("table.sb-matrix").first
+    assert matrix.locator("tbody tr").count() == len(built_site.entries)
+    assert matrix.locator("td.sb-best").count() >= 2 and "★" in matrix.locator("td.sb-best").first.inner_text()
+    assert "✗" in matrix.locator("td.sb-fail").first.inner_text()
+    # a click on a problem header sorts by its ratio; failures go last
+    col = matrix.locator("thead th").nth(1)
+    col.click()
+    keys = matrix.locator("tbody tr td:nth-child(2)").evaluate_all("els => els.map(e => e.dataset.sort)")
+    nums = [float(k) for k in keys if k]
+    assert nums == sorted(nums) and all(k for k in keys[:len(nums)])
     assert not errors, errors
     page.close()
 
 
-def test_problem_page_plot_loads(browser, server):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def test_problem_page_math_and_plots(browser, server):
+    page, errors = _new_page(browser, 1400)
     page.goto(server + "problems/reddi2d.html")
     imgs = page.locator("article img")
     assert imgs.count() >= 1
@@ -130,7 +144,26 @@ def test_problem_page_plot_loads(browser, server):
         handle = imgs.nth(i).element_handle()
         page.wait_for_function("(el) => el.complete", arg=handle)
         assert page.evaluate("(el) => el.naturalWidth", handle) > 0
-    page.screenshot(path=str(_artifacts() / "problem-reddi2d.png"), full_page=True)
+    # a plot is a link to itself (full size)
+    assert imgs.first.evaluate("el => el.parentElement.tagName === 'A' && el.parentElement.href === el.src")
+    # math is rendered: MathML elements with a size, and no LaTeX command left in the text
+    maths = page.locator("article math")
+    assert maths.count() >= 3
+    box = maths.first.bounding_box()
+    assert box and box["width"] > 20 and box["height"] > 5
+    text = page.locator("article").inner_text()
+    import re
+
+    assert not re.search(r"\\(mathrm|lambda|frac|mathcal|sum|tfrac|nabla|min|sigma|mu)\b", text), \
+        re.findall(r".{30}\\[a-z]+.{10}", text)[:3]
+    for section in ("Objective", "Oracle", "Saddle and minimum", "Certificate and budget", "References"):
+        assert page.locator(f"article h2:has-text('{section}')").count() == 1, section
+    # the wide details are folded away until opened
+    details = page.locator("article details").first
+    assert not details.evaluate("el => el.open")
+    details.locator("summary").click()
+    assert details.evaluate("el => el.open") and "cost 95% CI" in details.inner_text()
+    assert not errors, errors
     page.close()
 
 
@@ -161,3 +194,72 @@ def test_no_broken_internal_links(server):
                 todo.append(full)
     assert not bad, bad
     assert len(seen) > 10
+    assert any(u.endswith("records.parquet") for u in seen) and any(u.endswith(".svg") for u in seen)
+
+
+# ---------------------------------------------------------------------------- the archive's site
+ARCHIVE_PAGES = {"home": "index.html", "problem": "problems/quad-saddle.html", "entry": "entries/adam.html"}
+
+
+def test_archive_site_size(archive_site):
+    """The whole built site of the committed archive is under 4 MB (what a reader downloads,
+    theme included)."""
+    from leaderboard.site import site_bytes
+
+    total = site_bytes(archive_site.site_dir)
+    print(f"site of the committed archive: {total / 2**20:.2f} MiB, {archive_site.n_records} records, "
+          f"built in {archive_site.seconds:.1f} s")
+    assert total < 4 * 2**20, f"{total / 2**20:.2f} MiB"
+
+
+def test_archive_pages_desktop_and_mobile(browser, archive_site):
+    """Screenshots of home, a problem page and an entry page at 1400 and 390 px (from file://,
+    offline); at 390 px no page scrolls sideways, every table's key column is on screen, and the
+    matrix's entry column stays on screen when the matrix is scrolled to its end."""
+    out = _artifacts()
+    root = archive_site.site_dir.resolve().as_uri() + "/"
+    for name, rel in ARCHIVE_PAGES.items():
+        for width, tag in ((1400, "desktop"), (390, "mobile")):
+            page, errors = _new_page(browser, width)
+            page.goto(root + rel)
+            page.wait_for_load_state("load")
+            page.screenshot(path=str(out / f"{name}-{tag}.png"), full_page=True)
+            assert not errors, (rel, errors)
+            if width != 390:
+                page.close()
+                continue
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= 390, rel
+            # every table's first column (rank, entry, problem, field) starts on screen
+            lefts = page.locator("article table").evaluate_all(
+                "ts => ts.map(t => { const c = t.querySelector('tbody tr > *'); "
+                "if (!c) return [0, 0]; const r = c.getBoundingClientRect(); return [r.left, r.right]; })")
+            assert all(0 <= left and right <= 390 for left, right in lefts), (rel, lefts)
+            if name == "home":
+                box = page.locator(".sb-scroll").first
+                assert box.evaluate("el => el.scrollWidth > el.clientWidth")  # it does scroll
+                assert page.locator(".sb-scroll-hint").first.is_visible()
+                box.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+                page.wait_for_timeout(50)
+                key = page.locator("table.sb-matrix tbody th.sb-key").first.bounding_box()
+                wrap = box.bounding_box()
+                assert key and wrap and key["x"] >= wrap["x"] - 1 and key["x"] + key["width"] <= 390, (key, wrap)
+                # the plots fit the screen
+                widths = page.locator("article img.plot").evaluate_all("els => els.map(e => e.getBoundingClientRect().right)")
+                assert widths and max(widths) <= 390
+            page.close()
+
+
+def test_archive_search_from_file(browser, archive_site):
+    """Search works from file:// (no server, no network) and finds an exact problem id."""
+    page, errors = _new_page(browser, 1400)
+    page.goto(archive_site.site_dir.resolve().as_uri() + "/index.html")
+    page.locator(".md-search__input").first.click()
+    page.keyboard.type("quad-saddle:medium", delay=10)  # the theme reads the box on keyup
+    first = page.locator(".md-search-result__item").first
+    first.wait_for(timeout=15000)
+    # the first page found is the problem page, and its first section is that instance
+    hrefs = first.locator("a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert "problems/quad-saddle.html" in hrefs[0], hrefs
+    assert any(h.endswith("#quad-saddle-medium") for h in hrefs[:2]), hrefs
+    assert not errors, errors
+    page.close()
