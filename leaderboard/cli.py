@@ -47,8 +47,11 @@ def cmd_build(args) -> int:
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in res.timings.items())
     print(f"built {res.site_dir}/ from {res.n_records} records ({len(res.entries)} entries) "
-          f"in {res.seconds:.1f} s; preview: bench leaderboard serve --dir {res.site_dir}")
+          f"in {res.seconds:.1f} s ({steps}; {res.plots_drawn} plots drawn, {res.plots_cached} "
+          f"from the cache), {res.bytes / 2**20:.2f} MiB; preview: bench leaderboard serve --dir "
+          f"{res.site_dir}")
     return 0
 
 

@@ -226,6 +226,7 @@ class SiteWriter:
         self.downloads: list[tuple[str, str, dict[str, str], int]] = []
         self.plots_drawn = 0
         self.plots_cached = 0
+        self.plot_seconds = 0.0
         self._board_curves: dict[str, dict[str, np.ndarray]] = {}
 
     @staticmethod
@@ -253,10 +254,12 @@ class SiteWriter:
 
     def plot(self, path: pathlib.Path, key: Any, draw) -> None:
         """Draw a plot through the cache (``key``: every input of the plot)."""
+        t0 = time.perf_counter()
         if self.plots_mod.cached(self.cache / "plots", path, key, draw):
             self.plots_cached += 1
         else:
             self.plots_drawn += 1
+        self.plot_seconds += time.perf_counter() - t0
 
     @staticmethod
     def records_key(recs: Iterable[RunRecord]) -> list:
@@ -855,6 +858,7 @@ class BuildResult:
     bytes: int = 0  # total size of the built site (after trim_site)
     plots_drawn: int = 0
     plots_cached: int = 0
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)  # seconds per step
 
 
 class BuildError(RuntimeError):
@@ -875,6 +879,7 @@ def build_site(results: str | pathlib.Path = DEFAULT_RESULTS, out: str | pathlib
     if records is None:
         records = list(ResultsStore(results).iter_records())
     records, refused = publishable(records)
+    t_read = time.perf_counter() - t0
     if refused:
         print(f"leaderboard: left out {refused} unsealed record(s) (in-process runs, or made "
               f"before runs were sealed); re-run them with `bench run`", file=sys.stderr)
@@ -882,17 +887,25 @@ def build_site(results: str | pathlib.Path = DEFAULT_RESULTS, out: str | pathlib
         from bench.throughput import read_records
 
         throughput = read_records([results, DEFAULT_RESULTS])
-    writer = SiteWriter(records, src, throughput)
+    t_setup = time.perf_counter()
+    writer = SiteWriter(records, src, throughput)  # boards, rankings, entry modules
+    t_setup = time.perf_counter() - t_setup
+    t_pages = time.perf_counter()
     writer.run()
+    t_pages = time.perf_counter() - t_pages
     cfg = writer.write_config(out)
     # no -q: mkdocs counts warnings for --strict only when they are logged
     cmd = [sys.executable, "-m", "mkdocs", "build", "--clean", "-f", str(cfg)]
     if strict:
         cmd.append("--strict")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    t_mkdocs = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    t_mkdocs = time.perf_counter() - t_mkdocs
     if proc.returncode != 0:
         raise BuildError(f"mkdocs build failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
     trim_site(out)
     return BuildResult(out, src, len(writer.records), writer.entries, time.perf_counter() - t0,
-                       site_bytes(out), writer.plots_drawn, writer.plots_cached)
+                       site_bytes(out), writer.plots_drawn, writer.plots_cached,
+                       {"read": t_read, "boards": t_setup, "pages": t_pages - writer.plot_seconds,
+                        "plots": writer.plot_seconds, "mkdocs": t_mkdocs})
