@@ -240,14 +240,27 @@ def _ask(sandbox, request: dict[str, Any]) -> dict[str, Any]:
         sandbox.kill(pid)
 
 
+def file_entry_label(spec: str, digest: str) -> str:
+    """``Object@hash8`` for an entry given by file (``path/my_opt.py:MyOpt`` -> ``MyOpt@1a2b3c4d``;
+    ``path/my_opt.py`` -> ``my_opt@...``): the same code has one label however its path is
+    typed, and an edited file is a different entry."""
+    file_part, _, attr = spec.partition(".py")
+    return f"{attr.lstrip(':.') or pathlib.Path(file_part).name}@{digest[:8]}"
+
+
 def entry_info(ref: Mapping[str, Any], meta: Mapping[str, Any], sources) -> EntryInfo:
     name = ref["name"]
     if ref["kind"] == "builtin" and meta.get("name") != name:
         raise ValueError(f"optimizers/{pathlib.Path(ref['source_file']).name}: ENTRY.name is "
                          f"{meta.get('name')!r}, but the file name says {name!r}; they must match")
+    digest = source_digest(ref, sources)
+    if ref["kind"] == "builtin":
+        name = meta["name"]
+    elif ref["kind"] == "file":
+        name = file_entry_label(name, digest)
     return EntryInfo(
-        name=name if ref["kind"] != "builtin" else meta["name"], ref=dict(ref),
-        source_files=tuple(n for n, _ in sources), source_digest=source_digest(ref, sources),
+        name=name, ref=dict(ref),
+        source_files=tuple(n for n, _ in sources), source_digest=digest,
         defaults=dict(meta.get("defaults", {})),
         search_space={k: dict(v) for k, v in meta.get("search_space", {}).items()},
         oracle_class=meta.get("oracle_class", "first-order"),

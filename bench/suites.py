@@ -135,10 +135,8 @@ register_suite(Suite(
 
 register_suite(Suite(
     name="scaling",
-    version="1",
-    description=("Dimension sweeps: quad-saddle d = 10 .. 10^4 and phase-retrieval d = 10, 100 "
-                 "(phase-retrieval at d = 1000 is not registered yet: its dense Newton saddle polish is "
-                 "too slow), 2 seeds each."),
+    version="2",
+    description="Dimension sweeps: quad-saddle d = 10 .. 10^4 and phase-retrieval d = 10 .. 1000, 2 seeds each.",
     items=(
         SuiteItem("quad-saddle:small", seeds=2, budget=400_000, time_limit=120),
         SuiteItem("quad-saddle:medium", seeds=2, budget=400_000, time_limit=120),
@@ -146,5 +144,6 @@ register_suite(Suite(
         SuiteItem("quad-saddle:xl", seeds=2, budget=400_000, time_limit=300),
         SuiteItem("phase-retrieval:small", seeds=2, budget=100_000, time_limit=120),
         SuiteItem("phase-retrieval:medium", seeds=2, budget=500_000, time_limit=300),
+        SuiteItem("phase-retrieval:large", seeds=2, budget=2_000_000, time_limit=600),
     ),
 ))

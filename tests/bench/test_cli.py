@@ -288,3 +288,20 @@ def test_corrupted_record_warning_is_printed(tmp_path, capsys):
     code, out, err = run_cli(capsys, "show", "--results", str(tmp_path))
     assert code == 0 and "adam" in out
     assert "bench: warning:" in err and f"{path}:2" in err
+
+
+def test_a_file_entry_has_one_label_however_its_path_is_typed(tmp_path, capsys, monkeypatch):
+    src = ("import torch\n\nclass MyOpt(torch.optim.SGD):\n"
+           "    def __init__(self, params, lr=0.01):\n        super().__init__(params, lr=lr)\n")
+    (tmp_path / "my_opt.py").write_text(src)
+    monkeypatch.chdir(tmp_path)
+    common = ["-p", "reddi2d:canonical", "--seeds", "1", "--budget", "300", "--results",
+              str(tmp_path / "r"), "--executor", "serial", "--no-compare"]
+    run_cli(capsys, "run", "-o", "my_opt.py:MyOpt", *common)
+    code, out, err = run_cli(capsys, "run", "-o", f"{tmp_path}/my_opt.py:MyOpt", *common)
+    assert code == 0 and "(1 already in" in err and "0 to run" in err
+    files = [p.name for p in (tmp_path / "r" / "adhoc").iterdir() if p.suffix == ".jsonl"]
+    assert len(files) == 1 and files[0].startswith("MyOpt_")
+    (tmp_path / "my_opt.py").write_text(src.replace("lr=0.01", "lr=0.02"))  # new code, new label
+    run_cli(capsys, "run", "-o", "my_opt.py:MyOpt", *common)
+    assert len([p for p in (tmp_path / "r" / "adhoc").iterdir() if p.suffix == ".jsonl"]) == 2

@@ -23,7 +23,7 @@ from problems.tensor import TensorDecomposition
 SEED_INDEPENDENT = {"quad-saddle", "halfspace-sym", "mlp-digits"}
 # ids whose full check takes too long for this file: only id, describe and derivative checks at
 # one point (instance built once).
-REDUCED = {"quad-saddle:xl", "quad-saddle:xxl", "quad-saddle:1e6"}
+REDUCED = {"quad-saddle:xl", "quad-saddle:xxl", "quad-saddle:1e6", "phase-retrieval:large"}
 # ids not instantiated here at all.
 SKIPPED: set[str] = {"quad-saddle:1e7"}  # 2.5 GB even reduced: measured by bench throughput
 
