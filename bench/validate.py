@@ -145,8 +145,8 @@ def cmd_validate(args) -> int:
 
 def validate_submission(sub, ctx) -> list:
     """The four checks of one entry, in order (later ones run where they can)."""
-    from bench.validate_checks import (check_entry_module, check_held_out, check_records,
-                                       check_reproduction)
+    from bench.validate_checks import check_entry_module, check_held_out, check_reproduction
+    from bench.validate_records import check_records
 
     module = check_entry_module(sub, ctx)
     records_check, records = check_records(sub, ctx)
@@ -157,7 +157,7 @@ def validate_submission(sub, ctx) -> list:
 def _check_power(subs, suite, held_out: int, results: pathlib.Path) -> None:
     """A usage error when ``--held-out K`` is too few for the held-out check to fail at all."""
     from bench.cli import CLIError
-    from bench.validate_checks import claimed_tracks, records_path_in
+    from bench.validate_records import claimed_tracks, records_path_in
     from bench.validate_stats import ALPHA, min_held_out_instances, smallest_p_value
 
     if held_out == 0:

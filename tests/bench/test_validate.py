@@ -194,6 +194,82 @@ def test_cheating_entries_fail(tmp_path, capsys):
     assert "reddi2d:canonical run seed 0: error: RuntimeError: attack failed" in module
 
 
+# ------------------------------------------------------------------------------ records, in detail
+def described(spec: pathlib.Path):
+    """The submission at ``spec``, imported (sealed) and described, as check 1 leaves it."""
+    from bench.entry_info import describe
+    from bench.sandbox import sandbox
+    from bench.validate_checks import locate_submission, submission_info
+
+    sub = locate_submission(str(spec))
+    sub.meta = describe(sub.ref, sandbox())
+    sub.info = submission_info(sub)
+    return sub
+
+
+def smoke_context(results: pathlib.Path, tuning_dir: pathlib.Path):
+    from bench.profiles import get_profile
+    from bench.suites import get_suite
+    from bench.validate_checks import Context
+
+    return Context(suite=get_suite("smoke"), profile=get_profile("cpu"), results=results,
+                   reproduce=None, held_out=0, workers=1, tuning_dir=tuning_dir,
+                   reproduce_seed=0, held_out_seeds=())
+
+
+def test_record_defects_are_each_named(honest_records, tmp_path):
+    from bench.validate_records import check_records
+
+    records = copy_results(honest_records, tmp_path)
+    by_run = {(r["problem"], r["run_seed"]): r for r in map(json.loads, records.read_text().splitlines())}
+    lines = [{**by_run["reddi2d:canonical", 0], "track": "custom"},
+             {**by_run["reddi2d:canonical", 1], "sealed": False},
+             by_run["quad-saddle:small", 0], by_run["quad-saddle:small", 0],
+             {**by_run["quad-saddle:small", 1], "entry": "other", "entry_name": "other"}]
+    records.write_text("".join(json.dumps(r) + "\n" for r in lines) + "not json\n")
+    check, usable = check_records(described(HONEST), smoke_context(tmp_path / "results", tmp_path))
+    text = "\n".join(check.lines)
+    assert check.failed and len(usable) == 2
+    for expected in ["line 1: track custom: only the tuned and defaults tracks are published",
+                     "line 2: sealed: false", "line 4: the same run key as line 3",
+                     "line 5: entry 'other' (entry_name 'other'): this file holds the records of "
+                     "good-rmsprop only", "line 6: not valid JSON",
+                     "track defaults: 2 of 4 runs of the suite are missing: quad-saddle:small "
+                     "instance 0, seeds 1/1; reddi2d:canonical instance 0, seeds 0/0"]:
+        assert expected in text, text
+
+
+def test_tuned_records_must_name_the_committed_tuning_file(tmp_path):
+    from bench.executors import run_tasks
+    from bench.store import ResultsStore
+    from bench.tuning import tuning_path, write_tuning
+    from bench.validate_checks import suite_tasks, tuning_coverage
+    from bench.validate_records import check_records
+    from optimizers.base import LogUniform
+
+    sub, tuning_dir, results = described(HONEST), tmp_path / "tuning", tmp_path / "results"
+    ctx = smoke_context(results, tuning_dir)
+    doc = {"entry": sub.name, "entry_source_hash": sub.source_hash, "suite": "smoke",
+           "suite_version": "1", "protocol": {"trials": 8},
+           "choice": {f: {"trial": 3, "hparams": {"lr": 0.005}} for f in ("reddi2d", "quad-saddle")}}
+    write_tuning(tuning_path(sub.name, tuning_dir), doc)
+    choice = sub.choice("tuned", ctx.suite.families(), tuning_dir)
+    run_tasks(suite_tasks(choice, ctx.suite, ctx.profile), ResultsStore(results / "smoke"), executor="serial")
+    check, usable = check_records(sub, ctx)
+    assert check.status == "pass" and len(usable) == 4, check.lines
+    assert tuning_coverage(sub.name, {"lr": LogUniform(1e-4, 1e-1)}, tuning_dir) == []
+    # tuned again, and the records were not re-run: they name a file that is no longer there
+    doc["choice"]["reddi2d"] = {"trial": 5, "hparams": {"lr": 0.004, "alpha": 0.9}}
+    write_tuning(tuning_path(sub.name, tuning_dir), doc)
+    check, _ = check_records(sub, ctx)
+    text = "\n".join(check.lines)
+    assert check.failed and "tuning sha256 is" in text and "re-run the tuned track" in text
+    assert 'hparams {"lr": 0.005}, the tuned track runs {"alpha": 0.9, "lr": 0.004}' in text
+    assert tuning_coverage(sub.name, {"lr": LogUniform(1e-4, 1e-1)}, tuning_dir) == [
+        f"{tuning_path(sub.name, tuning_dir)} tunes alpha on reddi2d, which the search_space "
+        f"does not declare"]
+
+
 # ------------------------------------------------------------------------------ --since
 def git(repo: pathlib.Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
