@@ -222,61 +222,9 @@ def cmd_run(args) -> int:
 
 # ----------------------------------------------------------------------------------- list / show
 def cmd_list(args) -> int:
-    from tabulate import tabulate
+    from bench.list_command import cmd_list as list_command
 
-    if args.what == "problems":
-        from problems import families, make_problem
-        from problems.registry import option_table
-
-        # an unknown --family is an error (with a suggestion), not an empty table
-        options = option_table(args.family) if args.family else None
-        rows = []
-        for name, cls in families().items():
-            for size in cls.sizes:
-                if args.family and name != args.family:
-                    continue
-                try:
-                    p = make_problem(f"{name}:{size}")
-                    lam = p.saddle.lambda_min
-                    rows.append([p.id, p.dim, p.n if p.n is not None else "pop.", p.batch_size,
-                                 f"{p.eps_g:.3g}", f"{p.eps_h:.3g}", f"{p.budget:,}",
-                                 "-" if lam is None else f"{lam:.4g}",
-                                 "-" if p.f_star is None else f"{p.f_star:.4g}"])
-                except Exception as exc:  # list must not die on one broken family
-                    rows.append([f"{name}:{size}", "error", str(exc)[:60], "", "", "", "", "", ""])
-        print(tabulate(rows, headers=["id", "dim", "n", "batch", "eps_g", "eps_h", "budget",
-                                      "saddle lambda_min", "f*"], tablefmt="github", disable_numparse=True))
-        if options is not None:
-            print(f"\noptions of {args.family} (write {args.family}:SIZE[name=value,...]; ids list "
-                  f"only options that differ from the default):")
-            print(tabulate([[o["option"], o["type"], o["default"], o["range"], o["meaning"]] for o in options],
-                           headers=["option", "type", "default", "range / choices", "meaning"],
-                           tablefmt="simple", disable_numparse=True))  # cells may contain '|'
-    elif args.what == "optimizers":
-        from optimizers import BrokenEntry, discover
-
-        rows = []
-        for name, e in discover().items():
-            if isinstance(e, BrokenEntry):
-                rows.append([name, "BROKEN", "", "", e.error[:70]])
-            else:
-                rows.append([name, e.spec_section, e.oracle_class, "yes" if e.elementwise else "no",
-                             e.summary[:70]])
-        print(tabulate(rows, headers=["entry", "SPEC", "oracle", "elementwise", "summary"],
-                       tablefmt="github"))
-    elif args.what == "suites":
-        from bench.suites import SUITES
-
-        rows = [[s.name, s.version, len(s.items), s.n_runs, s.description] for s in SUITES.values()]
-        print(tabulate(rows, headers=["suite", "version", "problems", "runs per entry", "description"],
-                       tablefmt="github"))
-    elif args.what == "profiles":
-        from bench.profiles import PROFILES
-
-        rows = [[p.name, p.device, p.dtype, p.threads, p.description] for p in PROFILES.values()]
-        print(tabulate(rows, headers=["profile", "device", "dtype", "threads", "description"],
-                       tablefmt="github"))
-    return 0
+    return list_command(args)
 
 
 def cmd_show(args) -> int:
