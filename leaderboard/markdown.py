@@ -54,6 +54,12 @@ def md_table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
+def noindex(markdown: str) -> str:
+    """Markdown kept out of the search index (tables of numbers): wrapped in a
+    ``data-search-exclude`` block (extension ``md_in_html``)."""
+    return f"\n<div data-search-exclude markdown>\n\n{markdown.strip()}\n\n</div>\n"
+
+
 def code(text: Any) -> str:
     return f"`{text}`"
 
@@ -68,7 +74,9 @@ def tex_mathml(tex: str, display: bool = False) -> str:
     except Exception:  # noqa: BLE001 - a docstring typo must not break the site
         return f"<code>{html.escape(tex)}</code>"
     # latex2mathml writes \sim as an identifier "~"; it is the relation "∼"
-    return out.replace("\n", " ").replace("<mi>&#x0007E;</mi>", "<mo>&#x0223C;</mo>")
+    out = out.replace("\n", " ").replace("<mi>&#x0007E;</mi>", "<mo>&#x0223C;</mo>")
+    # kept out of the search index (its tokens would be single letters and operators)
+    return out.replace("<math ", "<math data-search-exclude ", 1)
 
 
 _INLINE = re.compile(r":math:`(?P<math>[^`]*)`|``(?P<code>[^`]+)``|:(?:meth|func|class|attr):`~?(?P<ref>[^`]+)`"
@@ -170,7 +178,7 @@ def _body_html(lines: list[str]) -> str:
                     break
                 tex.append(lines[i].strip())
                 i += 1
-            out.append(f'<div class="sb-math">{tex_mathml(" ".join(t for t in tex if t), True)}</div>')
+            out.append(f'<div class="sb-math" data-search-exclude>{tex_mathml(" ".join(t for t in tex if t), True)}</div>')
             continue
         para.append(line)
         i += 1

@@ -44,7 +44,7 @@ from bench.store import ResultsStore
 from leaderboard import scoring
 from leaderboard.aggregate import problem_table, publishable
 from leaderboard.markdown import (DASH, WIDE, cell, code, docstring_markdown, fmt_float, fmt_int,
-                                  fmt_pct, fmt_seconds, is_missing, md_table, slug)
+                                  fmt_pct, fmt_seconds, is_missing, md_table, noindex, slug)
 
 #: entries drawn in colour on a board's performance profile (the rest are grey)
 PROFILE_TOP = 5
@@ -502,7 +502,7 @@ class SiteWriter:
                                  f'{cost} calls, {frac} certified">✗<small>{frac}</small></td>')
             rows.append("<tr>" + "".join(cells) + "</tr>")
         return ('<p class="sb-scroll-hint">Scroll the table sideways for every problem →</p>\n'
-                f'<div class="sb-scroll" tabindex="0" role="region" aria-label="problems by entries">'
+                f'<div class="sb-scroll" tabindex="0" role="region" aria-label="problems by entries" data-search-exclude>'
                 f'<table class="sb-matrix"><thead><tr>{"".join(head)}</tr></thead>'
                 f'<tbody>{"".join(rows)}</tbody></table></div>\n')
 
@@ -547,7 +547,7 @@ class SiteWriter:
                 rows.append([self.entry_link(entry, 0), f"{int((c < pen.reindex(c.index)).sum())}/{len(c)}",
                              f"{int(t.certified.sum())}/{int(t.runs.sum())}",
                              fmt_int(scoring.shifted_geomean(c.values))])
-            out.append(md_table(["entry", "solved", "certified/runs", "SGM cost"], rows))
+            out.append(noindex(md_table(["entry", "solved", "certified/runs", "SGM cost"], rows)))
             return "\n".join(out)
         out.append(f"Score = area under the performance profile up to tau_max = {scoring.TAU_MAX:g} "
                    "(1 = fastest everywhere), from each entry's penalized median cost per problem "
@@ -560,8 +560,8 @@ class SiteWriter:
         rows = [[r.shown_rank, self.entry_link(r.entry, 0), f"{r.score:.3f}",
                  _interval(r.rank_low, r.rank_high), fmt_int(r.sgm_calls),
                  f"{r.solved}/{r.problems}", f"{r.certified}/{r.runs}"] for r in b.ranking.itertuples()]
-        out.append(md_table(["rank", "entry", "score", "rank 95% interval", "SGM cost", "solved",
-                             "certified/runs"], rows))
+        out.append(noindex(md_table(["rank", "entry", "score", "rank 95% interval", "SGM cost", "solved",
+                                     "certified/runs"], rows)))
         out.append(f"\n### Problems × entries {{#{b.key}-matrix}}\n\n"
                    "Each cell: the entry's penalized median cost on the problem divided by the best "
                    "entry's (**★ 1.00** = the best; 2.50 = 2.5 times the calls), and under it the "
@@ -658,8 +658,8 @@ class SiteWriter:
             rows.append([self.entry_link(r.entry, 1), f"{r.certified}/{r.runs}", fmt_int(r.cost_median),
                          f"**{ratio}** ★" if best else ratio])
             details.append([self.entry_link(r.entry, 1), *self.detail_cells(r)])
-        out.append(md_table(["entry", "certified", "cost", "ratio"], rows))
-        out.append("\n??? note \"Details: cost CI, calls of the certified runs, gap, escape, seconds\"\n"
+        out.append(noindex(md_table(["entry", "certified", "cost", "ratio"], rows)))
+        out.append(noindex("??? note \"Details: cost CI, calls of the certified runs, gap, escape, seconds\"\n"
                    + _indent_block(
                        "**cost 95% CI**: distribution-free (order statistics; with too few runs for "
                        "95% the coverage achieved is in parentheses). **median calls** and IQR: "
@@ -668,7 +668,7 @@ class SiteWriter:
                        "calls**: median over the runs that escaped; **escaped**: their fraction. "
                        "**median s**: optimizer seconds per run on the hardware named (a batch of S "
                        "seeds shares one clock: its seconds / S; compare only within one hardware "
-                       "id).\n\n" + md_table(["entry", *DETAIL_COLUMNS], details)))
+                       "id).\n\n" + md_table(["entry", *DETAIL_COLUMNS], details))))
         by_entry: dict[str, list[RunRecord]] = defaultdict(list)
         for r in recs:
             by_entry[r.entry].append(r)
@@ -733,9 +733,9 @@ class SiteWriter:
                 rows.append([self.problem_link(r.problem, fam[r.problem], 1), f"{r.certified}/{r.runs}",
                              fmt_int(r.cost_median), f"**{shown}** ★" if best else shown])
                 details.append([self.problem_link(r.problem, fam[r.problem], 1), *self.detail_cells(r)])
-            parts.append(md_table(["problem", "certified", "cost", "ratio to best"], rows))
-            parts.append("\n??? note \"Details: cost CI, calls of the certified runs, gap, escape, "
-                         "seconds\"\n" + _indent_block(md_table(["problem", *DETAIL_COLUMNS], details)))
+            parts.append(noindex(md_table(["problem", "certified", "cost", "ratio to best"], rows)))
+            parts.append(noindex("??? note \"Details: cost CI, calls of the certified runs, gap, escape, "
+                                 "seconds\"\n" + _indent_block(md_table(["problem", *DETAIL_COLUMNS], details))))
             statuses = pd.Series([r.status for r in b.records if r.entry == entry]).value_counts()
             parts.append("\nRun outcomes: " + ", ".join(f"{k} {v}" for k, v in statuses.items()) + ".\n")
             if b.ranked:
@@ -759,8 +759,8 @@ class SiteWriter:
         used = sorted({(r.track, r.family, json.dumps(r.hparams, sort_keys=True),
                         str(r.tuning.get("trial", DASH))) for r in recs})
         parts.append("\n## Hyperparameters as run\n")
-        parts.append(md_table(["track", "family", "hyperparameters", "tuning trial"],
-                              [[t, f, code(h), tr] for t, f, h, tr in used]))
+        parts.append(noindex(md_table(["track", "family", "hyperparameters", "tuning trial"],
+                                      [[t, f, code(h), tr] for t, f, h, tr in used])))
         hashes = sorted({r.entry_source_hash for r in recs})
         parts.append(f"\nSource hash(es) of the runs: {', '.join(code(h) for h in hashes)}.\n")
         self.write(rel, "\n".join(parts))
