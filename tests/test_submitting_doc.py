@@ -47,7 +47,7 @@ def blocks(text: str) -> list[tuple[str, str]]:
 def script(text: str, fork: pathlib.Path, trials: int = 2) -> str:
     """The bash script the test runs: the page's commands and its entry file, adapted as the
     module docstring says."""
-    lines = ["set -euxo pipefail"]
+    lines = ["PS4='+ [${SECONDS}s] '", "set -euxo pipefail"]
     seen = {"clone": False, "install": False, "entry": False, "suite": False, "trials": False,
             "validate": False}
     for lang, body in blocks(text):
