@@ -31,7 +31,7 @@ def bench_commands(text: str) -> list[str]:
     lines = []
     for m in FENCE.finditer(text):
         if m.group(1) in ("bash", "sh", "shell", ""):
-            lines += m.group(2).splitlines()
+            lines += m.group(2).replace("\\\n", " ").splitlines()
     lines += re.findall(r"`(bench [^`]*)`", FENCE.sub("", text).replace("\n", " "))
     out = []
     for line in lines:
