@@ -108,7 +108,22 @@ def _lighten(svg: str) -> str:
     svg = re.sub(r' points="([^"]*)"', lambda m: f' points="{_NUM.sub(_round, m.group(1))}"', svg)
     svg = re.sub(r'(x|y|x1|x2|y1|y2)="(-?\d+\.\d{2,})"', lambda m: f'{m.group(1)}="{_round(re.match(_NUM, m.group(2)))}"', svg)
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
-    return svg
+    return _style_classes(svg)
+
+
+def _style_classes(svg: str) -> str:
+    """Each ``style="..."`` used more than once becomes a CSS class of one ``<style>`` block
+    (matplotlib repeats the same style on every line, tick and label)."""
+    from collections import Counter
+
+    counts = Counter(re.findall(r' style="([^"]*)"', svg))
+    names = {st: f"s{i}" for i, (st, n) in enumerate(counts.most_common()) if n > 1}
+    if not names:
+        return svg
+    svg = re.sub(r' style="([^"]*)"', lambda m: f' class="{names[m.group(1)]}"' if m.group(1) in names
+                 else m.group(0), svg)
+    css = "".join(f".{n}{{{st}}}" for st, n in names.items())
+    return re.sub(r"(<svg\b[^>]*>)", lambda m: f'{m.group(1)}\n<style>{css}</style>', svg, count=1)
 
 
 def save(fig, path: pathlib.Path) -> None:
@@ -161,6 +176,11 @@ def figure(panels: int, panel_height: float, legend_items: int, ncol: int = 2):
     return fig, list(axes[:, 0]), legend / height
 
 
+def _ncol(labels) -> int:
+    """Two legend columns, or one when a label is too long for half the width."""
+    return 1 if any(len(x) > 21 for x in labels) else 2
+
+
 def _legend_below(fig, handles, labels, bottom: float, ncol: int = 2) -> None:
     if handles:
         fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
@@ -187,7 +207,8 @@ def performance_profile(curves: Mapping[str, np.ndarray], taus: np.ndarray, path
     """rho(tau) per entry (step curves); ``highlight`` in colour, ``own`` in black."""
     st = styles(list(curves), highlight, own)
     n_legend = sum(1 for e in curves if st[e]["label"]) + (1 if any(st[e]["label"] is None for e in curves) else 0)
-    fig, (ax,), bottom = figure(1, 2.1, n_legend)
+    ncol = _ncol(e for e in curves if st[e]["label"])
+    fig, (ax,), bottom = figure(1, 2.1, n_legend, ncol)
     order = sorted(curves, key=lambda e: (st[e]["zorder"], e))
     for entry in order:
         x, y = _steps(np.asarray(taus), np.asarray(curves[entry]))
@@ -210,7 +231,7 @@ def performance_profile(curves: Mapping[str, np.ndarray], taus: np.ndarray, path
         h, lab = _others_handle(others)
         handles.append(h)
         labels.append(lab)
-    _legend_below(fig, handles, labels, bottom)
+    _legend_below(fig, handles, labels, bottom, ncol)
     save(fig, path)
 
 
@@ -258,7 +279,8 @@ def escape_curves(by_entry: Mapping[str, Sequence[RunRecord]], path: pathlib.Pat
     n_legend = (sum(1 for e in by_entry if st[e]["label"]) + any(st[e]["label"] is None for e in by_entry)
                 + (saddle_value is not None) + (f_star is not None)
                 + (saddle_lambda is not None and saddle_lambda < 0) + bool(eps_h))
-    fig, (ax_f, ax_l), bottom = figure(2, 1.85, n_legend)
+    ncol = _ncol(e for e in by_entry if st[e]["label"])
+    fig, (ax_f, ax_l), bottom = figure(2, 1.85, n_legend, ncol)
     lo_f, hi_f = math.inf, -math.inf
     lam_abs = []
     for entry in sorted(by_entry, key=lambda e: (st[e]["zorder"], e)):
@@ -271,12 +293,12 @@ def escape_curves(by_entry: Mapping[str, Sequence[RunRecord]], path: pathlib.Pat
             if m is None:
                 continue
             med = np.median(m, axis=0)
-            label = f"{entry} ({len(m)} runs)" if (ax is ax_f and s["label"]) else None
+            label = entry if (ax is ax_f and s["label"]) else None
             ax.plot(g, med, color=s["color"], lw=s["lw"], ls=s["ls"], zorder=s["zorder"], label=label)
             if s["label"]:
                 q25, q75 = np.quantile(m, 0.25, axis=0), np.quantile(m, 0.75, axis=0)
                 # the band on every second point: a soft area needs no more
-                ax.fill_between(g[::2], q25[::2], q75[::2], color=s["color"], alpha=0.15, lw=0,
+                ax.fill_between(g[::2], q25[::2], q75[::2], color=s["color"], alpha=0.12, lw=0,
                                 zorder=s["zorder"] - 1)
             else:
                 q25 = q75 = med
@@ -290,7 +312,7 @@ def escape_curves(by_entry: Mapping[str, Sequence[RunRecord]], path: pathlib.Pat
         ax_f.axhline(saddle_value, color="0.35", ls=":", lw=1.1, label="f at the saddle")
         lo_f, hi_f = min(lo_f, saddle_value), max(hi_f, saddle_value)
     if f_star is not None:
-        ax_f.axhline(f_star, color="0.35", ls="--", lw=1.1, label="f* (global minimum)")
+        ax_f.axhline(f_star, color="0.35", ls="--", lw=1.1, label="f* (minimum)")
         lo_f, hi_f = min(lo_f, f_star), max(hi_f, f_star)
     if math.isfinite(lo_f) and math.isfinite(hi_f) and hi_f > lo_f:
         pad = 0.08 * (hi_f - lo_f)
@@ -301,7 +323,7 @@ def escape_curves(by_entry: Mapping[str, Sequence[RunRecord]], path: pathlib.Pat
     ax_l.set_yscale("symlog", linthresh=linthresh, linscale=0.6)
     ax_l.axhline(0.0, color="0.55", lw=0.9, label=None)
     if saddle_lambda is not None and saddle_lambda < 0:
-        ax_l.axhline(saddle_lambda, color="0.35", ls=":", lw=1.1, label="λmin at the saddle (−μ)")
+        ax_l.axhline(saddle_lambda, color="0.35", ls=":", lw=1.1, label="−μ: λmin at the saddle")
     if eps_h:
         ax_l.axhline(-eps_h, color="#C00000", ls="--", lw=1.1, label="−εh (certificate)")
     lam_abs = [v for v in lam_abs if math.isfinite(v)]
@@ -325,9 +347,9 @@ def escape_curves(by_entry: Mapping[str, Sequence[RunRecord]], path: pathlib.Pat
     h2, l2 = ax_l.get_legend_handles_labels()
     others = sum(1 for e in by_entry if st[e]["label"] is None)
     handles, labels = [], []
-    entries_hl = [(h, lab) for h, lab in zip(h1, l1) if not lab.startswith("f ")]
+    entries_hl = [(h, lab) for h, lab in zip(h1, l1) if not (lab.startswith("f ") or lab.startswith("f*"))]
     rank = {e: i for i, e in enumerate(highlight)}
-    entries_hl.sort(key=lambda hl: rank.get(hl[1].split(" (")[0], 99))
+    entries_hl.sort(key=lambda hl: rank.get(hl[1], 99))
     for h, lab in entries_hl:
         handles.append(h)
         labels.append(lab)
@@ -336,10 +358,10 @@ def escape_curves(by_entry: Mapping[str, Sequence[RunRecord]], path: pathlib.Pat
         handles.append(h)
         labels.append(lab)
     for h, lab in [*zip(h1, l1), *zip(h2, l2)]:
-        if lab.startswith("f ") or lab.startswith("λ") or lab.startswith("−"):
+        if lab.startswith("f ") or lab.startswith("f*") or lab.startswith("−"):
             handles.append(h)
             labels.append(lab)
-    _legend_below(fig, handles, labels, bottom)
+    _legend_below(fig, handles, labels, bottom, ncol)
     save(fig, path)
 
 

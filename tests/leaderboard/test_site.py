@@ -211,7 +211,7 @@ def test_plots_light_highlighted_and_cached(built_site, small_results, tmp_path)
     svg = (plots / "escape-reddi2d-canonical-standard-v2-cpu-tuned.svg").read_text()
     assert "<text" in svg and "DejaVuSans-" not in svg  # text as text, no glyph outlines
     assert "1 other entries" in svg and "#b0b0b0" in svg  # 2 highlighted (adam, rmsprop), sgd grey
-    assert "λmin at the saddle" in svg and "−εh (certificate)" in svg
+    assert "−μ: λmin at the saddle" in svg and "−εh (certificate)" in svg and "f* (minimum)" in svg
     assert "symlog" in svg
     assert (plots / "profile-standard-v2-cpu-tuned-adam.svg").is_file()  # entry pages' profile
     entry = (built_site.src_dir / "docs" / "entries" / "sgd.md").read_text()
