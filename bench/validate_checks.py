@@ -5,11 +5,11 @@
    class; a search space whose dimensions parse, that holds the entry's defaults and every
    hyperparameter of its tuning file); conformance: the smoke suite at its defaults, sealed,
    gives no ``error``, ``timeout`` or ``harness_error`` record.
-2. **Records** ``<results>/<suite>/<name>.jsonl``: every line a current-schema record of this
-   entry, of the current suite version, harness version and entry source hash, sealed, on the
-   validated profile, track tuned or defaults at that track's hyperparameters (tuned: naming the
-   committed tuning file, by path and sha256, and its trial), the suite's budget; every run of
-   the suite present for each track; no run key twice.
+2. **Records** ``<results>/<suite>/<name>.jsonl`` (:mod:`bench.validate_records`): every line
+   a current-schema record of this entry, of the current suite version, harness version and
+   entry source hash, sealed, on the validated profile, track tuned or defaults at that track's
+   hyperparameters (tuned: naming the committed tuning file, by path and sha256, and its trial),
+   the suite's budget; every run of the suite present for each track; no run key twice.
 3. **Reproduction**: a sample of the records, drawn by ``random.Random(seed).sample`` from the
    records sorted by (track, problem, instance, init, run seed), re-run sealed; every count
    field must be equal (:data:`COUNT_FIELDS`; seconds are not compared).
@@ -30,7 +30,6 @@ import sys
 import tempfile
 from typing import Any, Callable, Sequence
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 RANKED_TRACKS = ("tuned", "defaults")
 #: the fields of a record that a re-run must reproduce exactly (``counts`` key by key)
 COUNT_FIELDS = ("status", "calls_to_sosp", "grad_calls_to_sosp", "hvp_calls_to_sosp",

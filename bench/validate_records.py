@@ -65,7 +65,7 @@ def claimed_tracks(path: pathlib.Path, suite) -> set[str]:
 
 
 def check_records(sub: Submission, ctx: Context) -> tuple[Check, list]:
-    """Item 2 of the module docstring; also returns the usable claimed records: the newest
+    """The records check (module docstring); also returns the usable claimed records: the newest
     record of each run of the suite on this profile and a ranked track."""
     from bench.provenance import harness_version
     from problems import canonical_id
@@ -107,10 +107,12 @@ def check_records(sub: Submission, ctx: Context) -> tuple[Check, list]:
                 f"v{suite.version}: re-run, {rerun}")
         if r.harness_version != current:
             bad(f"harness_version {r.harness_version or '(none)'}, this code is {current}: records "
-                f"from another code version; re-run them with this code, {rerun}")
+                f"from another code version; re-run them with this code, {rerun}, and keep "
+                f"only the new records (move this file away first: the store appends)")
         if r.entry_source_hash != source_hash:
             bad(f"entry_source_hash {r.entry_source_hash}, the entry's source now hashes to "
-                f"{source_hash}: made by other entry code; re-run, {rerun}")
+                f"{source_hash}: made by other entry code; re-run, {rerun}, and keep only the "
+                f"new records (move this file away first: the store appends)")
         if not r.sealed:
             bad("sealed: false (an --in-process debugging run): re-run without --in-process")
         if r.profile != profile:
