@@ -169,6 +169,20 @@ def test_problem_page_math_and_plots(browser, server):
 
 def test_no_broken_internal_links(server):
     """Crawl every same-origin page from the home page; every link must answer 200."""
+    seen = _crawl(server)
+    assert any(u.endswith("records.parquet") for u in seen) and any(u.endswith(".svg") for u in seen)
+
+
+def _serve(directory):
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/"
+
+
+def _crawl(server: str) -> set[str]:
+    """Every same-origin URL reachable from the home page (pages, images, scripts, styles,
+    downloads); fails on any that does not answer 200."""
     seen: set[str] = set()
     todo = [server + "index.html"]
     bad = []
@@ -194,7 +208,7 @@ def test_no_broken_internal_links(server):
                 todo.append(full)
     assert not bad, bad
     assert len(seen) > 10
-    assert any(u.endswith("records.parquet") for u in seen) and any(u.endswith(".svg") for u in seen)
+    return seen
 
 
 # ---------------------------------------------------------------------------- the archive's site
@@ -210,6 +224,18 @@ def test_archive_site_size(archive_site):
     print(f"site of the committed archive: {total / 2**20:.2f} MiB, {archive_site.n_records} records, "
           f"built in {archive_site.seconds:.1f} s")
     assert total < 4 * 2**20, f"{total / 2**20:.2f} MiB"
+
+
+def test_archive_site_links(archive_site):
+    """Every link of every page of the archive's site answers (every problem and entry page)."""
+    srv, url = _serve(archive_site.site_dir)
+    try:
+        seen = _crawl(url)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    pages = {u for u in seen if u.endswith(".html")}
+    assert sum("/entries/" in u for u in pages) == len(archive_site.entries)
 
 
 def test_archive_pages_desktop_and_mobile(browser, archive_site):
