@@ -3,13 +3,17 @@ registered problem id, cached on disk per harness version.
 
 Building an instance can take seconds (a dataset, a saddle found numerically), so ``bench list
 problems`` and the site read the facts from a cache file,
-``$SADDLEBENCH_CACHE/problem-facts-<harness version>.json`` (default ``~/.cache/saddlebench``).
-The harness version (:func:`bench.provenance.harness_version`) covers the problem code, so a
-changed problem never reads stale facts; a missing, unreadable or foreign file is rebuilt.
+``$SADDLEBENCH_CACHE/problem-facts-<key>.json`` (default ``~/.cache/saddlebench``). The key is
+a sha256 over the bytes of the harness files (:func:`bench.provenance.harness_files`, the
+problem code among them): any edit there, even of a comment, gives a new file, so facts are
+never stale; a missing, unreadable or foreign file is rebuilt. (The byte hash, unlike
+:func:`bench.provenance.harness_version`, takes milliseconds.)
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import pathlib
@@ -27,29 +31,39 @@ def cache_dir() -> pathlib.Path:
     return pathlib.Path(base) / "saddlebench"
 
 
-def cache_file() -> pathlib.Path:
-    from bench.provenance import harness_version
+@functools.lru_cache(maxsize=1)
+def code_key() -> str:
+    """sha256 (16 hex digits) over the paths and bytes of the harness files."""
+    from bench.provenance import harness_files
 
-    return cache_dir() / f"problem-facts-{harness_version()}.json"
+    root = pathlib.Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in harness_files(root):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def cache_file() -> pathlib.Path:
+    return cache_dir() / f"problem-facts-{code_key()}.json"
 
 
 def _read(path: pathlib.Path) -> dict[str, Any]:
+    """The cache file's content ({} when missing, unreadable or of another format)."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return {}
-    facts = data.get("problems")
-    return facts if isinstance(facts, dict) else {}
+    return {k: v for k, v in data.items() if k in ("problems", "ids") and isinstance(v, dict)}
 
 
-def _write(path: pathlib.Path, facts: dict[str, Any]) -> None:
+def _write(path: pathlib.Path, content: dict[str, Any]) -> None:
     """Atomic replace; a cache that cannot be written is only slower, never an error."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-            json.dump({"format": FORMAT, "problems": facts}, f, sort_keys=True)
+            json.dump({"format": FORMAT, **content}, f, sort_keys=True)
         os.replace(f.name, path)
     except OSError:
         pass
@@ -62,16 +76,17 @@ def _jsonable(value: Any) -> Any:
 def describe(problem_ids: list[str]) -> dict[str, dict[str, Any]]:
     """``{id: facts}`` for canonical problem ids; a problem that fails to build maps to
     ``{"error": message}`` (and is retried next time, not cached)."""
-    from problems import make_problem
-
     path = cache_file()
-    cached = _read(path)
+    content = _read(path)
+    cached = content.setdefault("problems", {})
     out, new = {}, False
     for pid in problem_ids:
         if pid in cached:
             out[pid] = cached[pid]
             continue
         try:
+            from problems import make_problem  # only when a fact is missing: imports torch
+
             facts = {k: _jsonable(v) for k, v in make_problem(pid).describe().items()}
         except Exception as exc:  # one broken problem must not hide the others
             out[pid] = {"error": f"{type(exc).__name__}: {exc}"}
@@ -79,13 +94,20 @@ def describe(problem_ids: list[str]) -> dict[str, dict[str, Any]]:
         out[pid] = cached[pid] = facts
         new = True
     if new:
-        _write(path, cached)
+        _write(path, content)
     return out
 
 
 def all_problem_ids(family: str | None = None) -> list[str]:
-    """Every registered ``family:size`` id (of one family when given), in registry order."""
-    from problems import families
+    """Every registered ``family:size`` id (of one family when given), in registry order
+    (cached like the facts: a warm call imports no problem module)."""
+    path = cache_file()
+    content = _read(path)
+    ids = content.get("ids")
+    if not ids:
+        from problems import families
 
-    return [f"{name}:{size}" for name, cls in families().items()
-            if family is None or name == family for size in cls.sizes]
+        ids = {name: list(cls.sizes) for name, cls in families().items()}
+        _write(path, {**content, "ids": ids})
+    return [f"{name}:{size}" for name, sizes in ids.items()
+            if family is None or name == family for size in sizes]

@@ -374,6 +374,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
+#: the exceptions that are the user's to fix (a message, exit 2), by module: looked up only in
+#: modules already imported (the one raising is), so that `bench list` need not import torch
+USER_ERRORS = (("bench.dask_executor", "ExecutorError"), ("bench.entries", "EntryError"),
+               ("bench.profiles", "ProfileError"), ("bench.store", "StoreError"),
+               ("bench.spec", "SpecError"), ("bench.suites", "UnknownSuiteError"),
+               ("bench.tuning", "TuningError"), ("problems.base", "UnknownProblemError"))
+
+
+def _user_error_types() -> tuple[type, ...]:
+    found = [getattr(sys.modules[m], name) for m, name in USER_ERRORS if m in sys.modules]
+    return (CLIError, *found)
+
+
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
@@ -383,17 +396,6 @@ def _main(argv: list[str] | None) -> int:
         return 2
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
-    from bench.dask_executor import ExecutorError
-    from bench.entries import EntryError
-    from bench.profiles import ProfileError
-    from bench.store import StoreError
-    from bench.spec import SpecError
-    from bench.suites import UnknownSuiteError
-    from bench.tuning import TuningError
-    from problems import UnknownProblemError
-
-    user_errors = (CLIError, EntryError, ProfileError, StoreError, SpecError, UnknownSuiteError,
-                   UnknownProblemError, ExecutorError, TuningError)
     try:
         with warnings.catch_warnings():
             # the harness's own warnings every time they happen; no global filter change, so
@@ -404,7 +406,9 @@ def _main(argv: list[str] | None) -> int:
             code = int(args.func(args) or 0)
             sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
             return code
-    except user_errors as exc:
+    except Exception as exc:
+        if not isinstance(exc, _user_error_types()):
+            raise
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

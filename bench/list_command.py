@@ -50,9 +50,12 @@ def _num(x, fmt: str = ".3g") -> str:
 
 def list_problems(family: str | None) -> str:
     from bench.catalog import all_problem_ids, describe
-    from problems.registry import option_table
 
-    options = option_table(family) if family else None  # an unknown family: error + suggestion
+    options = None
+    if family:
+        from problems.registry import option_table
+
+        options = option_table(family)  # an unknown family: an error with a suggestion
     facts = describe(all_problem_ids(family))
     rows, broken = [], []
     for pid, d in facts.items():

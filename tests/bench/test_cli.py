@@ -305,3 +305,16 @@ def test_a_file_entry_has_one_label_however_its_path_is_typed(tmp_path, capsys, 
     (tmp_path / "my_opt.py").write_text(src.replace("lr=0.01", "lr=0.02"))  # new code, new label
     run_cli(capsys, "run", "-o", "my_opt.py:MyOpt", *common)
     assert len([p for p in (tmp_path / "r" / "adhoc").iterdir() if p.suffix == ".jsonl"]) == 2
+
+
+def test_user_error_types_exist_and_list_needs_no_torch(tmp_path):
+    import importlib
+
+    from bench import cli
+
+    for module, name in cli.USER_ERRORS:
+        assert issubclass(getattr(importlib.import_module(module), name), Exception), (module, name)
+    code = ("import sys, bench.cli as c; c.main(['list', 'suites']); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("False"), out.stderr[-2000:]

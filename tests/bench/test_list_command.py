@@ -31,14 +31,14 @@ def test_facts_are_built_once_then_read_from_the_cache(cache, monkeypatch):
     assert catalog.describe(ids) == first  # warm: nothing built
 
 
-def test_the_cache_is_per_harness_version_and_survives_corruption(cache, monkeypatch):
+def test_the_cache_is_per_code_version_and_survives_corruption(cache, monkeypatch):
     catalog.describe(["reddi2d:canonical"])
     path = catalog.cache_file()
     data = json.loads(path.read_text())
     data["problems"]["reddi2d:canonical"]["dim"] = 999  # a stale fact of this version is served
     path.write_text(json.dumps(data))
     assert catalog.describe(["reddi2d:canonical"])["reddi2d:canonical"]["dim"] == 999
-    monkeypatch.setattr("bench.provenance.harness_version", lambda: "another-version")
+    monkeypatch.setattr(catalog, "code_key", lambda: "another-version")
     assert catalog.describe(["reddi2d:canonical"])["reddi2d:canonical"]["dim"] == 2  # not read
     catalog.cache_file().write_text("{not json")
     assert catalog.describe(["reddi2d:canonical"])["reddi2d:canonical"]["dim"] == 2  # rebuilt
@@ -82,3 +82,39 @@ def test_wrapped_table_keeps_every_word():
     text = list_command.wrapped_table(["k", "text"], rows, wrap=1, width=30)
     assert max(len(line) for line in text.splitlines()) <= 30 and len(text.splitlines()) > 3
     assert " ".join(" ".join(line[3:].split()) for line in text.splitlines()[2:]) == rows[0][1]
+
+
+def test_the_code_key_follows_every_byte_of_the_harness(tmp_path, monkeypatch):
+    import shutil
+
+    from bench import provenance
+
+    root = tmp_path / "repo"
+    for pkg in ("bench", "problems"):
+        shutil.copytree(catalog.pathlib.Path(catalog.__file__).parents[1] / pkg, root / pkg,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    fake = root / "bench" / "catalog.py"
+    monkeypatch.setattr(catalog, "__file__", str(fake))
+    catalog.code_key.cache_clear()
+    try:
+        base = catalog.code_key()
+        catalog.code_key.cache_clear()
+        (root / "problems" / "tensor.py").write_text((root / "problems" / "tensor.py").read_text() + "# c\n")
+        assert catalog.code_key() != base  # even a comment: facts are never stale
+    finally:
+        catalog.code_key.cache_clear()
+    assert provenance  # the file list is the harness's own
+
+
+def test_a_warm_list_imports_no_problem_module(cache):
+    import subprocess
+    import sys
+
+    catalog.describe(catalog.all_problem_ids("reddi2d"))
+    code = ("import sys; from bench.catalog import all_problem_ids, describe; "
+            "from bench.list_command import list_problems; "
+            "assert describe(all_problem_ids('reddi2d'))['reddi2d:paper']['dim'] == 2; "
+            "print(sorted(m for m in sys.modules if m.startswith(('problems', 'torch', 'sklearn'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "SADDLEBENCH_CACHE": str(cache)})
+    assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout + out.stderr)[:2000]
