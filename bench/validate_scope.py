@@ -5,7 +5,8 @@ merge base with REF). Submitted entries: the ENTRY arguments if given, else the 
 ``optimizers/<name>.py`` the diff adds or changes, else (a records-only pull request) the
 entries whose ``<results>/<suite>/<name>.jsonl`` it changes. The diff is out of scope when it
 
-* touches records (any ``<results>/**/*.jsonl``) of an entry it does not submit;
+* touches records (any ``<results>/**/*.jsonl``) or the tuning file
+  (``leaderboard/tuning/<name>.json``) of an entry it does not submit;
 * changes or removes a line of a records file that exists at the merge base (records are
   append-only: the base file's lines must be the first lines of the new one), or deletes one;
 * changes the harness or this validator (``bench/``, ``problems/``: the records would be checked
@@ -22,6 +23,7 @@ import pathlib
 import subprocess
 
 SHARED = ("base.py", "__init__.py")
+TUNING_FOLDER = "leaderboard/tuning"  # relative to the repository
 
 
 class ScopeError(Exception):
@@ -111,6 +113,12 @@ def diff_scope(ref: str, results: pathlib.Path, suite: str, explicit: list[str],
                             f"entries' source hashes; add a helper of your own instead")
         elif name is not None and status == "D":
             problems.append(f"`{path}`: deletes an entry module")
+    for status, path in changed:
+        tuning = pathlib.PurePosixPath(path)
+        if tuning.parent.as_posix() == TUNING_FOLDER and tuning.suffix == ".json" \
+                and tuning.stem not in submitted:
+            problems.append(f"`{path}`: changes the tuning file of {tuning.stem}, which this pull "
+                            f"request does not submit")
     for status, path in records:
         owner = pathlib.PurePosixPath(path).stem
         if owner not in submitted:

@@ -327,12 +327,17 @@ def test_since_refuses_a_diff_that_edits_other_entries_records(pr_repo, capsys, 
     assert "The entries were not validated" in out
 
 
-def test_since_refuses_harness_changes(pr_repo, capsys):
+def test_since_refuses_harness_changes_and_other_tuning_files(pr_repo, capsys):
     (pr_repo / "bench").mkdir()
     (pr_repo / "bench" / "oracle.py").write_text("CHARGE = 0\n")
+    (pr_repo / "leaderboard" / "tuning").mkdir(parents=True)
+    (pr_repo / "leaderboard" / "tuning" / "good-rmsprop.json").write_text("{}\n")  # its own: fine
+    (pr_repo / "leaderboard" / "tuning" / "sgd.json").write_text("{}\n")
     commit(pr_repo)
     code, out, err = validate(capsys, "--since", "main", "--results", "results", *SMOKE)
     assert code == 1 and "`bench/oracle.py`: changes the harness or the validator" in out
+    assert "`leaderboard/tuning/sgd.json`: changes the tuning file of sgd" in out
+    assert "good-rmsprop.json" not in out
 
 
 # ------------------------------------------------------------------------------ usage errors
