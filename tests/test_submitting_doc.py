@@ -92,7 +92,9 @@ def make_fork(tmp: pathlib.Path) -> pathlib.Path:
     fork = tmp / "fork.git"
     run = dict(check=True, capture_output=True, text=True, timeout=300)
     subprocess.run(["git", "init", "-q", "--bare", str(fork)], **run)
-    subprocess.run(["git", "-C", str(fork), "fetch", "-q", str(ROOT), "+HEAD:refs/heads/main"], **run)
+    # --update-shallow: this repository may be a shallow clone (CI checkouts are)
+    subprocess.run(["git", "-C", str(fork), "fetch", "-q", "--update-shallow", str(ROOT),
+                    "+HEAD:refs/heads/main"], **run)
     subprocess.run(["git", "-C", str(fork), "symbolic-ref", "HEAD", "refs/heads/main"], **run)
     return fork
 
