@@ -5,7 +5,7 @@
 * Every ``run:`` command is a project command or an install/git step: ``bench <sub> ...`` (its
   ``--help`` works and the whole command line parses with bench's own parser, so a misspelled
   subcommand or flag fails), ``.ci/run`` (exists, executable, runs the README's test command),
-  ``pip install``, ``git fetch``. Logic lives in the project, not in the YAML.
+  ``pip install``, ``git fetch``, ``git checkout``. Logic lives in the project, not in the YAML.
 * What the workflows promise each other: validate runs on pull requests touching entries or
   records; the site uploaded to Pages is the folder ``bench leaderboard build`` writes.
 
@@ -28,7 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 OPERATORS = {"&&", "||", ";", "|"}
 # commands a run: step may call besides the project's own (installing, fetching the base branch)
-ALLOWED = {("pip", "install"), ("git", "fetch")}
+ALLOWED = {("pip", "install"), ("git", "fetch"), ("git", "checkout")}
 
 
 def _tool(name: str) -> str:
@@ -179,6 +179,38 @@ def test_validate_runs_bench_validate_on_submissions():
     assert argv[argv.index("--since") + 1] == "origin/$BASE_REF"
     assert argv[argv.index("--report") + 1] == "$GITHUB_STEP_SUMMARY"
     assert uses(WORKFLOWS, "validate.yml")["actions/checkout"]["with"]["fetch-depth"] == 0
+
+
+def test_validate_judges_with_the_base_branch_code(tmp_path):
+    """The step that restores the base branch's harness and validator runs before the install,
+    and (run for real in a clone with a pull request branch) puts back every judging file the
+    pull request edited, keeps its new entry, and leaves the commits' diff for --since intact."""
+    job_steps = [step for _, step in steps(load(WORKFLOWS)["validate.yml"])]
+    names = [step.get("name", "") for step in job_steps]
+    judge = next(i for i, n in enumerate(names) if "base branch's code" in n)
+    assert judge < next(i for i, n in enumerate(names) if n.startswith("Install"))
+    script = job_steps[judge]["run"]
+    clone = tmp_path / "clone"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(clone)]
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    subprocess.run(git + ["update-ref", "refs/remotes/origin/base", "HEAD"], check=True)
+    subprocess.run(git + ["checkout", "-q", "-b", "pr"], check=True)
+    edited = ["bench/cli.py", "problems/base.py", "leaderboard/site.py", "optimizers/_common.py",
+              "pyproject.toml"]
+    for rel in edited:
+        with open(clone / rel, "a") as fh:
+            fh.write("\n# the pull request's change\n")
+    (clone / "optimizers" / "new_entry.py").write_text("X = 1\n")
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "pr"], check=True)
+    env = {**os.environ, "BASE_REF": "base"}
+    subprocess.run(["bash", "-c", script], cwd=clone, env=env, check=True)
+    for rel in edited:
+        assert "the pull request's change" not in (clone / rel).read_text(), rel
+    assert (clone / "optimizers" / "new_entry.py").exists()
+    diff = subprocess.run(git + ["diff", "--name-only", "origin/base...HEAD"], capture_output=True,
+                          text=True, check=True).stdout.split()
+    assert set(edited) | {"optimizers/new_entry.py"} == set(diff)
 
 
 def test_tests_workflow_runs_ci_run_which_runs_the_readme_test_command():
