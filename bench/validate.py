@@ -26,6 +26,14 @@ DEFAULT_REPRODUCE = 6
 DEFAULT_HELD_OUT = 2
 
 
+def _tracks_type(text: str) -> tuple[str, ...]:
+    tracks = tuple(sorted({t.strip() for t in text.split(",") if t.strip()}))
+    if not tracks or not set(tracks) <= {"tuned", "defaults"}:
+        raise argparse.ArgumentTypeError(f"--tracks {text!r}: give tuned, defaults or both "
+                                         f"(comma-separated), e.g. --tracks defaults,tuned")
+    return tracks
+
+
 def _reproduce_type(text: str) -> int | None:
     """``N`` (records to re-run, 0 skips the check) or ``all`` (None)."""
     if text.strip().lower() == "all":
@@ -81,6 +89,9 @@ def add_command(subparsers) -> None:
                    default=DEFAULT_HELD_OUT, metavar="K",
                    help=f"fresh instance seeds to run the entry on (default {DEFAULT_HELD_OUT}; "
                         f"0 skips the check)")
+    p.add_argument("--tracks", type=_tracks_type, default="defaults,tuned", metavar="LIST",
+                   help="tracks whose records must be complete (default: defaults,tuned, what the "
+                        "leaderboard ranks; a single track is for trying an entry out)")
     p.add_argument("--report", metavar="FILE", help="also append the report to FILE "
                                                     "(e.g. $GITHUB_STEP_SUMMARY)")
     p.add_argument("-j", "--workers", type=_count_type("-j", "; leave it out for one per core"),
@@ -136,7 +147,8 @@ def cmd_validate(args) -> int:
     ctx = Context(suite=suite, profile=profile, results=results, reproduce=args.reproduce,
                   held_out=args.held_out, workers=args.workers, tuning_dir=TUNING_DIR,
                   reproduce_seed=int.from_bytes(os.urandom(8), "big"),
-                  held_out_seeds=draw_held_out_seeds(args.held_out, suite, os.urandom(16)))
+                  held_out_seeds=draw_held_out_seeds(args.held_out, suite, os.urandom(16)),
+                  tracks=args.tracks)
     report.ctx = ctx
     for sub in subs:
         report.entries.append((sub, validate_submission(sub, ctx)))

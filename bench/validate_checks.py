@@ -165,6 +165,7 @@ class Context:
     tuning_dir: pathlib.Path
     reproduce_seed: int
     held_out_seeds: tuple[int, ...]
+    tracks: tuple[str, ...] = ("defaults", "tuned")  # the tracks whose records must be complete
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr)
 
 

@@ -5,7 +5,7 @@ per file), of the current suite and suite version, made by this code
 (:func:`bench.provenance.harness_version`) and this entry source, sealed, on the validated
 profile, with the suite's budget, on the tuned or defaults track at that track's
 hyperparameters (tuned: naming the committed tuning file by path and sha256, and its trial); no
-run key twice; and for each track present, every run of the suite.
+run key twice; and on each track required (``--tracks``, by default both), every run of the suite.
 """
 
 from __future__ import annotations
@@ -144,8 +144,12 @@ def check_records(sub: Submission, ctx: Context) -> tuple[Check, list]:
     findings.report(check, display(path))
     if not by_track and not check.failed:
         check.fail(f"no record of suite {suite.name} v{suite.version} on a ranked track: {rerun}")
-    for track, runs in sorted(by_track.items()):
-        missing = sorted(expected - runs)
+    for track in ctx.tracks:  # by default both: a submission is ranked on both tracks
+        if by_track and track not in by_track:
+            check.fail(f"track {track}: no record; a submission runs the suite on both tracks: "
+                       f"`bench run --optimizer {sub.name} --suite {suite.name} --track {track}`")
+            continue
+        missing = sorted(expected - by_track.get(track, expected))
         if missing:
             check.fail(f"track {track}: {len(missing)} of {len(expected)} runs of the suite are "
                        f"missing: {listed([f'{p} instance {i}, seeds {a}/{b}' for p, i, a, b in missing])}")

@@ -65,6 +65,10 @@ def copy_results(records: pathlib.Path, tmp_path: pathlib.Path) -> pathlib.Path:
 
 
 def validate(capsys, *argv):
+    """``bench validate`` on the defaults track only (these submissions have no tuning file),
+    unless the test says which tracks."""
+    if "--tracks" not in argv:
+        argv = (*argv, "--tracks", "defaults")
     code = main(["validate", *argv])
     out, err = capsys.readouterr()
     return code, out, err
@@ -207,14 +211,14 @@ def described(spec: pathlib.Path):
     return sub
 
 
-def smoke_context(results: pathlib.Path, tuning_dir: pathlib.Path):
+def smoke_context(results: pathlib.Path, tuning_dir: pathlib.Path, tracks=("defaults",)):
     from bench.profiles import get_profile
     from bench.suites import get_suite
     from bench.validate_checks import Context
 
     return Context(suite=get_suite("smoke"), profile=get_profile("cpu"), results=results,
                    reproduce=None, held_out=0, workers=1, tuning_dir=tuning_dir,
-                   reproduce_seed=0, held_out_seeds=())
+                   reproduce_seed=0, held_out_seeds=(), tracks=tracks)
 
 
 def test_record_defects_are_each_named(honest_records, tmp_path):
@@ -248,7 +252,7 @@ def test_tuned_records_must_name_the_committed_tuning_file(tmp_path):
     from optimizers.base import LogUniform
 
     sub, tuning_dir, results = described(HONEST), tmp_path / "tuning", tmp_path / "results"
-    ctx = smoke_context(results, tuning_dir)
+    ctx = smoke_context(results, tuning_dir, tracks=("tuned",))
     doc = {"entry": sub.name, "entry_source_hash": sub.source_hash, "suite": "smoke",
            "suite_version": "1", "protocol": {"trials": 8},
            "choice": {f: {"trial": 3, "hparams": {"lr": 0.005}} for f in ("reddi2d", "quad-saddle")}}
@@ -398,3 +402,14 @@ def test_power_needs_and_the_ratio_floor():
     assert memorized.flagged
     failing = Comparison("tuned", "p", (100.0,) * 15, (2e5,) * 10, 15, 0, 8)
     assert failing.flagged  # failures cost 2 x budget
+
+
+def test_both_tracks_are_required_by_default(honest_records, tmp_path, capsys):
+    copy_results(honest_records, tmp_path)
+    code, out, _ = validate(capsys, str(HONEST), "--results", str(tmp_path / "results"), "-s",
+                            "smoke", "--reproduce", "0", "--held-out", "0",
+                            "--tracks", "defaults,tuned")
+    assert code == 1 and "track tuned: no record; a submission runs the suite on both tracks" in out
+    code, out, _ = validate(capsys, str(HONEST), "--results", str(tmp_path / "results"), "-s",
+                            "smoke", "--reproduce", "0", "--held-out", "0", "--tracks", "tuned,x")
+    assert code == 2
