@@ -77,14 +77,15 @@ def test_registry_has_no_broken_entries():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_metadata(name):
+    """What every entry in optimizers/ declares, a submitted one included (no field only the
+    built-in entries have)."""
     e = ENTRIES[name]
-    assert e.summary and e.paper and e.spec_section.startswith("B")
+    assert e.summary and e.paper and e.license and e.search_space
     assert e.oracle_class in ("first-order", "hvp")
     assert isinstance(e.elementwise, bool)
     if not e.optimizer.__module__.startswith("torch."):
-        assert e.license == "MIT"
         doc = inspect.getmodule(e.optimizer).__doc__
-        assert "References" in doc and e.spec_section in doc
+        assert doc and "References" in doc
 
 
 def _run(name, steps, run_seed=0, resume_at=None):
