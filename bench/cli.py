@@ -163,7 +163,7 @@ def cmd_run(args) -> int:
     from bench.runner import MAX_BATCH_ROWS
     from bench.store import ResultsStore
     from leaderboard.aggregate import problem_table
-    from leaderboard.terminal import comparison_table, results_table
+    from leaderboard.terminal import comparison_matrix, comparison_table, results_table
 
     suite, choices, tasks = _build_tasks(args)
     root = pathlib.Path(args.results)
@@ -197,11 +197,14 @@ def cmd_run(args) -> int:
             publishable(_load_records([ARCHIVE / suite.name], suite.name, suite.version))[0]
         others = [r for r in archive + everything
                   if r.entry not in labels and r.track == board_track]
-        comp = comparison_table(problem_table(mine + others), labels)
+        both = problem_table(mine + others)
+        comp = comparison_matrix(both, labels) if args.wide else comparison_table(both, labels)
         if comp:
-            print(f"\nComparison on suite {suite.name} v{suite.version}, {board_track} track "
-                  f"(cost: median calls to SOSP over all runs, a failure counted as 2x the budget; "
-                  f"certified runs; * best):")
+            import textwrap
+
+            print("\n" + textwrap.fill(
+                f"Comparison on suite {suite.name} v{suite.version}, {board_track} track (cost: "
+                f"median calls to SOSP over all runs, a failure counted as 2x the budget):", 100))
             print(comp)
     failures = [r for r in records if r.status in ("error", "timeout")]
     for r in failures[:10]:
@@ -300,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "sealed worker (faster start, no protection; records marked "
                           "sealed: false, refused by the leaderboard)")
     run.add_argument("--no-compare", action="store_true", help="do not print the comparison")
+    run.add_argument("--wide", action="store_true",
+                     help="compare as a matrix: every entry x every problem (cost / best)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
 

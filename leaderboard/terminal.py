@@ -127,3 +127,43 @@ def comparison_table(table, highlight: set[str]) -> str | None:
               f"runs certified); calls(cert) = median over certified runs only.")
     text = fixed_table(headers, rows, shrink=(2, 0), right=(1, 3, 4, 5, 6))
     return text + "\n" + textwrap.fill(legend, WIDTH)
+
+
+def comparison_matrix(table, highlight: set[str]) -> str | None:
+    """Every entry (rows: the highlighted ones first, then by geometric mean ratio) against every
+    problem (columns P1, P2, ...): cost / best cost on that problem, "1*" for the best, "x" when
+    fewer than half of the runs certified; None if one entry only. Columns are numbered and
+    named in the legend, so 8 problems fit 100 columns."""
+    entries = sorted(set(table.entry))
+    if len(entries) < 2:
+        return None
+    problems = sorted(set(table.problem))
+    cells: dict[tuple[str, str], str] = {}
+    logs: dict[str, list[float]] = {e: [] for e in entries}
+    for problem in problems:
+        t = table[table.problem == problem]
+        pen = scoring.FAILURE_PENALTY * float(t.budget.max())
+        best = min((c for c in t.cost_median if c < pen), default=None)
+        for r in t.itertuples():
+            if best is None or r.cost_median >= pen:
+                cells[r.entry, problem] = "x"
+                logs[r.entry].append(math.log(pen / best) if best else math.inf)
+                continue
+            ratio = r.cost_median / best if best > 0 else math.inf
+            cells[r.entry, problem] = "1*" if r.cost_median == best else f"{ratio:.3g}"
+            logs[r.entry].append(math.log(ratio) if ratio > 0 else 0.0)
+
+    def order(entry: str):
+        values = logs[entry]
+        return (entry not in highlight, sum(values) / len(values) if values else math.inf, entry)
+
+    rows = [[(">" + e + "<") if e in highlight else e] + [cells.get((e, p), "-") for p in problems]
+            for e in sorted(entries, key=order)]
+    headers = ["entry"] + [f"P{i + 1}" for i in range(len(problems))]
+    text = fixed_table(headers, rows, shrink=(0,), right=range(1, len(headers)))
+    names = "; ".join(f"P{i + 1} = {p}" for i, p in enumerate(problems))
+    legend = (f"cost / best cost per problem (cost = median calls over ALL runs, a failure "
+              f"counting {scoring.FAILURE_PENALTY:g} x budget); 1* = best; x = fewer than half "
+              f"of the runs certified; - = not run. Rows: >you< first, then by geometric mean "
+              f"ratio. {names}.")
+    return text + "\n" + textwrap.fill(legend, WIDTH)

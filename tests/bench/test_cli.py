@@ -318,3 +318,13 @@ def test_user_error_types_exist_and_list_needs_no_torch(tmp_path):
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("False"), out.stderr[-2000:]
+
+
+def test_run_wide_prints_the_matrix(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "run", "-o", "adam", "-o", "sgd", "-s", "smoke", "--results",
+                             str(tmp_path), "--executor", "serial", "--wide")
+    assert code == 0 and "P1 = quad-saddle:small; P2 = reddi2d:canonical" in out.replace("\n", " ")
+    matrix = out[out.index("Comparison"):]
+    matrix = matrix[matrix.index("\nentry ") + 1:]
+    assert matrix.splitlines()[2].startswith(">adam<") or matrix.splitlines()[2].startswith(">sgd<")
+    assert all(len(line) <= 100 for line in out.splitlines())

@@ -266,3 +266,25 @@ def test_terminal_tables_show_success_and_cost():
     best = next(ln for ln in rows if "slow-sure" in ln)
     assert "500*" in best and "1/3" in best
     assert terminal.comparison_table(aggregate.problem_table(recs[:1]), set()) is None
+
+
+def test_comparison_matrix_every_entry_by_every_problem_in_100_columns():
+    recs = []
+    for s in range(4):
+        for i, problem in enumerate(f"family-{k}:instance-{k}" for k in range(8)):
+            recs.append(make_record("fast-flaky", problem, s, 100 if s < 1 else None))  # 1/4
+            recs.append(make_record("slow-sure", problem, s, 500))
+            recs.append(make_record("mine", problem, s, 1000 + 100 * i))
+            recs.append(make_record("an-entry-with-a-very-long-label[lr=0.001,momentum=0.9]",
+                                    problem, s, 250))
+    table = aggregate.problem_table(recs)
+    text = terminal.comparison_matrix(table, {"mine"})
+    lines = text.splitlines()
+    assert all(len(line) <= terminal.WIDTH for line in lines)
+    rows = [ln.split() for ln in lines[2:6]]
+    assert rows[0][0] == ">mine<" and rows[0][1:] == ["4", "4.4", "4.8", "5.2", "5.6", "6", "6.4", "6.8"]
+    assert rows[1][1:] == ["1*"] * 8  # the long label is the best: second, after >you<
+    assert rows[2][0] == "slow-sure" and rows[2][1:] == ["2"] * 8
+    assert rows[3][0] == "fast-flaky" and rows[3][1:] == ["x"] * 8  # certified 1 of 4
+    assert "P8 = family-7:instance-7" in " ".join(lines)
+    assert terminal.comparison_matrix(aggregate.problem_table(recs[:1]), set()) is None
