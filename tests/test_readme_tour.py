@@ -116,6 +116,9 @@ def test_every_tour_command_runs_in_a_clone(tmp_path):
     assert any("--scheduler" in line for line in lines) and any("serve" in line for line in lines)
     clone = tmp_path / "saddlebench"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    # origin/main as a fork's clone has it (a CI checkout's clone may lack the branch)
+    subprocess.run(["git", "-C", str(clone), "update-ref", "refs/remotes/origin/main", "HEAD"],
+                   check=True)
     (clone / "my_opt.py").write_text(MY_OPT)
     env = {**os.environ, "PYTHONPATH": str(clone), "SADDLEBENCH_CACHE": str(tmp_path / "cache"),
            "COLUMNS": "100"}
