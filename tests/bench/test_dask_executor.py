@@ -118,7 +118,7 @@ def test_a_dead_worker_gives_harness_errors_and_the_others_complete(cpu, tmp_pat
     path.write_text(DIES)
     tasks = _smoke(cpu, f"{path}:Dies", sealed=False)[:1] + _smoke(cpu)[:1]
     recs = dask_executor.run_dask(tasks, ResultsStore(tmp_path / "store"), scheduler=cluster)
-    assert sorted((r.entry_name.endswith("Dies"), r.status) for r in recs) == \
+    assert sorted((r.entry_name.startswith("Dies@"), r.status) for r in recs) == \
         [(False, "certified"), (True, "harness_error")]
     died = next(r for r in recs if r.status == "harness_error")
     assert "worker running this unit died" in died.message
