@@ -38,7 +38,7 @@ def wrapped_table(headers: Sequence[str], rows: Sequence[Sequence[str]], wrap: i
         if wrap is None:
             out.append(line(row))
             continue
-        parts = textwrap.wrap(row[wrap], widths[wrap]) or [""]
+        parts = textwrap.wrap(row[wrap], widths[wrap], break_on_hyphens=False) or [""]
         out.append(line([*row[:wrap], parts[0], *row[wrap + 1:]]))
         out.extend(line(["" if i != wrap else p for i in range(cols)]) for p in parts[1:])
     return "\n".join(out)
