@@ -169,6 +169,19 @@ class Context:
     say: Callable[[str], None] = lambda text: print(text, file=sys.stderr)
 
 
+def _cannot_run(check, skipped: bool, flag: str, sub, records) -> bool:
+    """Mark ``check`` skipped (by ``flag``) or not run (no entry or no usable record); True if
+    so."""
+    if skipped:
+        check.status = "skipped"
+        check.info(f"skipped ({flag})")
+    elif sub.info is None or not records:
+        check.status = "not run"
+        check.info("not run: " + ("the entry module check failed" if sub.info is None
+                                  else "no usable record (see Records)"))
+    return check.status in ("skipped", "not run")
+
+
 def run_sealed(tasks: list, ctx: Context) -> dict[tuple, Any]:
     """Run ``tasks`` sealed (bench.executors.run_tasks, a temporary store); their records by
     identity (track, problem, instance, init, run seed)."""
@@ -390,14 +403,7 @@ def check_reproduction(sub: Submission, ctx: Context, records: list) -> Check:
     how = "all records" if ctx.reproduce is None else f"{ctx.reproduce} records"
     check = Check("Reproduction", note=f"{how}, drawn by random.Random({ctx.reproduce_seed}), "
                                        f"re-run sealed on profile {ctx.profile.name}")
-    if ctx.reproduce == 0:
-        check.status = "skipped"
-        check.info("skipped (--reproduce 0)")
-        return check
-    if sub.info is None or not records:
-        check.status = "not run"
-        check.info("not run: " + ("the entry module check failed" if sub.info is None
-                                  else "no usable record (see Records)"))
+    if _cannot_run(check, ctx.reproduce == 0, "--reproduce 0", sub, records):
         return check
     sample = reproduction_sample(records, ctx.reproduce, ctx.reproduce_seed)
     tasks, errors = _tasks_for(sub, ctx, sample)
@@ -497,14 +503,7 @@ def check_held_out(sub: Submission, ctx: Context, records: list) -> Check:
 
     seeds = ", ".join(map(str, ctx.held_out_seeds))
     check = Check("Held-out instances", note=f"instance seeds {seeds or '(none)'} (os.urandom)")
-    if ctx.held_out == 0:
-        check.status = "skipped"
-        check.info("skipped (--held-out 0)")
-        return check
-    if sub.info is None or not records:
-        check.status = "not run"
-        check.info("not run: " + ("the entry module check failed" if sub.info is None
-                                  else "no usable record (see Records)"))
+    if _cannot_run(check, ctx.held_out == 0, "--held-out 0", sub, records):
         return check
     comparisons, errors = held_out_comparisons(sub, ctx, records)
     for message in errors:
