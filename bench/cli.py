@@ -321,10 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bench.throughput import add_command as add_throughput
     from bench.tune_command import add_command as add_tune
+    from bench.reproduce_command import add_command as add_reproduce
     from bench.validate import add_command as add_validate
 
     add_tune(sub)  # adds `bench tune`
     add_validate(sub)  # adds `bench validate`
+    add_reproduce(sub)  # adds `bench reproduce`
     add_throughput(sub)  # adds `bench throughput`
 
     try:
@@ -381,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
 
 #: the exceptions that are the user's to fix (a message, exit 2), by module: looked up only in
 #: modules already imported (the one raising is), so that `bench list` need not import torch
-USER_ERRORS = (("bench.dask_executor", "ExecutorError"), ("bench.entries", "EntryError"),
+USER_ERRORS = (("bench.claims", "ClaimError"), ("bench.dask_executor", "ExecutorError"), ("bench.entries", "EntryError"),
                ("bench.profiles", "ProfileError"), ("bench.store", "StoreError"),
                ("bench.spec", "SpecError"), ("bench.suites", "UnknownSuiteError"),
                ("bench.tuning", "TuningError"), ("problems.base", "UnknownProblemError"))

@@ -1,0 +1,110 @@
+"""D1: higher momentum escapes the Reddi toy's saddle faster (Wang, Lin, Abernethy, ICLR 2020)."""
+
+from __future__ import annotations
+
+from bench.claims import (Check, Claim, Measurement, Plot, Series, choice, escape_summary,
+                          within_factor)
+
+BETAS = (0.0, 0.3, 0.5, 0.7, 0.9)
+#: median T_esc^f on reddi2d:canonical at eta = 5e-5, measured with an independent numpy
+#: implementation of heavy-ball SGD at the level f <= -0.005 (one level above ours, see notes)
+REFERENCE = {0.0: 1.45e6, 0.3: 1.0e6, 0.5: 0.7e6, 0.7: 0.38e6, 0.9: 0.12e6}
+FACTOR = 1.5
+RATIO_09 = 0.08  # T(0.9) / T(0), about (1 - beta) times a log factor
+
+
+class MomentumEscapesFaster(Claim):
+    id = "D1"
+    title = "Higher momentum escapes the saddle of the Reddi toy faster"
+    source = "Wang, Lin, Abernethy (ICLR 2020), Sec. 2.2, Fig. 2a"
+    statement = ("Stochastic heavy-ball momentum with a larger beta leaves the strict saddle of the "
+                 "two-dimensional toy f(w) = w^T H w / 2 + b_i^T w + ||w||_10^10 sooner, at the same "
+                 "step size: the escape time falls as beta grows.")
+    setting = ("reddi2d:canonical (centered b_i, the start w_0 = 0 is the saddle) and reddi2d:paper "
+               "(the paper's uncentered draws, instance seeds 0-3, w_0 = 0 near the saddle); "
+               "sgd-momentum (torch heavy ball) at lr = 5e-5 for beta in {0, 0.3, 0.5, 0.7, 0.9}; "
+               "one sample per call; budget 4e6 sample gradients; 32 runs per beta and problem.")
+    metric = ("T_esc^f: sample gradients until f(w_t) <= f_s - (f_s - f*)/2 (checkpointed, 2% "
+              "resolution); median and interquartile range over runs, a run that never escapes "
+              "counting as not escaped.")
+    expected = ("T_esc strictly decreasing in beta on both problems. Canonical medians about 1.45e6, "
+                "1.0e6, 0.7e6, 0.38e6, 0.12e6 (an independent numpy implementation), so "
+                "T(0.9)/T(0) is about 0.08; within a factor 1.5.")
+
+    def _plan(self, scale: str):
+        if scale == "reduced":
+            return {"lr": 2e-3, "betas": (0.0, 0.9), "seeds": 4, "budget": 400_000,
+                    "problems": {"reddi2d:canonical": (0,)}}
+        return {"lr": 5e-5, "betas": BETAS, "seeds": 32, "budget": 4_000_000,
+                "problems": {"reddi2d:canonical": (0,), "reddi2d:paper": (0, 1, 2, 3)}}
+
+    def tasks(self, scale):
+        plan = self._plan(scale)
+        out = []
+        for beta in plan["betas"]:
+            entry = choice(f"sgd-momentum[lr={plan['lr']},momentum={beta}]")
+            for problem, instances in plan["problems"].items():
+                per_instance = plan["seeds"] // len(instances)
+                for inst in instances:
+                    for seed in range(per_instance):
+                        out.append(self.task(entry, problem, seed, instance_seed=inst,
+                                             budget=plan["budget"], scale=scale))
+        return out
+
+    def measure(self, records, scale):
+        plan = self._plan(scale)
+        table, values, series = [], {"scale": scale}, []
+        for problem in plan["problems"]:
+            medians = []
+            for beta in plan["betas"]:
+                runs = [r for r in records if r.problem == problem
+                        and r.hparams.get("momentum") == beta]
+                s = escape_summary(runs)
+                medians.append(s["median"])
+                table.append({"problem": problem, "beta": beta, "runs": s["runs"],
+                              "escaped": s["escaped"], "T_esc q25": s["q25"],
+                              "T_esc median": s["median"], "T_esc q75": s["q75"],
+                              "reference": REFERENCE.get(beta) if problem.endswith("canonical")
+                              and scale == "full" else None})
+            values[problem] = dict(zip(map(str, plan["betas"]), medians))
+            series.append(Series(f"{problem} (median)", list(plan["betas"]), medians))
+        if scale == "full":
+            series.append(Series("reference, canonical (numpy)", list(BETAS),
+                                 [REFERENCE[b] for b in BETAS], highlight=False))
+        notes = ["Escape level: the benchmark's f_s - (f_s - f*)/2 (-0.00632 on canonical); the "
+                 "reference numbers were measured at f <= -0.005, slightly earlier on the way "
+                 "down, so ours are expected a little larger."]
+        return Measurement(values, table, series,
+                           Plot("beta (momentum)", "median T_esc (sample gradients)", yscale="log"),
+                           notes)
+
+    def checks(self, m):
+        out = []
+        for problem, medians in m.values.items():
+            if problem == "scale":
+                continue
+            betas = sorted(medians, key=float)
+            ts = [medians[b] for b in betas]
+            decreasing = all(t is not None for t in ts) and all(a > b for a, b in zip(ts, ts[1:]))
+            out.append(Check(f"{problem}: median T_esc strictly decreasing in beta",
+                             "decreasing", _fmt(ts), decreasing))
+        canon = m.values.get("reddi2d:canonical", {})
+        if m.values.get("scale") == "full" and canon:
+            t0, t9 = canon.get("0.0"), canon.get("0.9")
+            ratio = t9 / t0 if t0 and t9 else None
+            out.append(Check("canonical: T(0.9) / T(0)", f"{RATIO_09} within x{FACTOR}",
+                             "-" if ratio is None else f"{ratio:.3f}",
+                             within_factor(ratio, RATIO_09, FACTOR)))
+            off = [b for b in map(str, BETAS)
+                   if not within_factor(canon.get(b), REFERENCE[float(b)], FACTOR)]
+            out.append(Check("canonical: medians match the reference", f"within x{FACTOR} for "
+                             "every beta", "all within" if not off else f"off for beta {', '.join(off)}",
+                             not off))
+        return out
+
+
+def _fmt(ts) -> str:
+    return ", ".join("censored" if t is None else f"{t:.3g}" for t in ts)
+
+
+CLAIM = MomentumEscapesFaster()
