@@ -58,6 +58,22 @@ def _bounded(kind: type, upper: float, what: str, fix: str):
 
 _seeds_type = _bounded(int, MAX_SEEDS, "the number of run seeds",
                        "; leave --seeds out to use the suite's seeds")
+def _instance_seeds_type(text: str) -> tuple[int, ...]:
+    """``3``, ``0,5,7`` or ``0-3`` -> the instance seeds (whole numbers >= 0, no repeats)."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, dash, hi = part.strip().partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of instance seeds; write e.g. 3, 0,5,7 or 0-3") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds) or len(seeds) > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(
+            f"instance seeds must be distinct whole numbers >= 0 (at most {MAX_SEEDS:,}), got {text}")
+    return tuple(seeds)
+
+
 _budget_type = _bounded(int, MAX_BUDGET, "the budget in sample gradients",
                         "; leave --budget out to use the suite's (or the problem's) budget")
 _time_limit_type = _bounded(float, MAX_TIME_LIMIT, "the time limit per run in seconds",
@@ -103,11 +119,14 @@ def _build_tasks(args):
         choices.extend(resolve_entry(spec, args.hparams))
     if args.problem:
         items = tuple(SuiteItem(canonical_id(p), seeds=4 if args.seeds is None else args.seeds,
-                                budget=args.budget,
+                                instance_seeds=args.instance_seeds or (0,), budget=args.budget,
                                 time_limit=300.0 if args.time_limit is None else args.time_limit)
                       for p in args.problem)
         suite = Suite("adhoc", "0", "problems given on the command line", items)
     else:
+        if args.instance_seeds:
+            raise CLIError(f"a suite fixes its instances (suite {args.suite}); --instance-seeds "
+                           f"goes with --problem, e.g. -p reddi2d:paper --instance-seeds 0-3")
         suite = get_suite(args.suite)
     from bench.tuning import apply_track
 
@@ -281,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run these problem ids instead of a suite (repeatable)")
     run.add_argument("--seeds", type=_seeds_type,
                      help=f"run seeds per problem, 1 to {MAX_SEEDS:,} (overrides the suite)")
+    run.add_argument("--instance-seeds", type=_instance_seeds_type, metavar="SEEDS",
+                     help="with --problem: the problem instances to run, e.g. 3, 0,5,7 or 0-3 "
+                          "(default 0); other instances draw other data, saddles and minima")
     run.add_argument("--budget", type=_budget_type, help="budget in sample gradients (overrides)")
     run.add_argument("--time-limit", type=_time_limit_type, help="seconds per run, > 0 (overrides)")
     run.add_argument("--profile", default="cpu", help="hardware profile (bench list profiles)")

@@ -10,6 +10,8 @@ What the test changes, and only that (each change must apply, or the test fails)
 * ``tcp://HOST:8786`` is a real local Dask cluster (2 worker processes);
 * ``bench throughput`` gets ``--quick`` (tiny sizes);
 * ``bench leaderboard serve`` is started in the background and must answer on its page;
+* ``bench reproduce D1`` must run nothing: the committed runs of the claim are complete for
+  this code (they are re-measured and re-judged);
 * ``bench validate --since origin/main`` on a clone with no change must say there is nothing to
   validate (exit 2): what it checks on a branch with a new entry runs in
   tests/test_submitting_doc.py and tests/bench/test_validate.py.
@@ -81,6 +83,8 @@ def adapt(line: str, scheduler: str) -> tuple[list[list[str]], str]:
         argv += ["--quick"]
     elif argv[1] == "validate":
         kind = "validate"
+    elif argv[1] == "reproduce" and "--list" not in argv:
+        kind = "reproduce"
     return [argv], kind
 
 
@@ -136,6 +140,8 @@ def test_every_tour_command_runs_in_a_clone(tmp_path):
                     continue
                 assert out.returncode == 0, f"{line}\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
                 assert "Traceback" not in out.stderr, line
+                if kind == "reproduce":  # the committed runs are complete: nothing re-runs
+                    assert " 0 to run)" in out.stderr and "(full scale): " in out.stdout, line
             if kind == "serve":
                 _check_serve(bench + ["leaderboard", "serve", "--port", str(port)], clone, env, port)
     stored = {p.name for p in (clone / "bench-results").rglob("*.jsonl")}

@@ -47,7 +47,24 @@ def test_sweep_runs_every_point(tmp_path, capsys):
     assert "sgd-momentum[lr=0.001]" in out and "sgd-momentum[lr=0.0001]" in out
 
 
+def test_instance_seeds_run_other_instances_of_a_problem(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "run", "-o", "sgd", "-p", "reddi2d:paper", "--instance-seeds",
+                             "1,3-4", "--seeds", "2", "--budget", "2000", "--results",
+                             str(tmp_path), "--executor", "serial", "-q", "--no-compare")
+    assert code == 0, err
+    from bench.store import ResultsStore
+
+    records = ResultsStore(tmp_path / "adhoc").records()
+    assert sorted((r.instance_seed, r.run_seed) for r in records) == [
+        (i, s) for i in (1, 3, 4) for s in (0, 1)]
+    assert len({r.saddle_value for r in records}) == 3  # three instances, three saddles
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["run", "-o", "sgd", "--instance-seeds", "1"], "a suite fixes its instances"),
+    (["run", "-o", "sgd", "-p", "reddi2d:paper", "--instance-seeds", "2-x"], "e.g. 3, 0,5,7 or 0-3"),
+    (["run", "-o", "sgd", "-p", "reddi2d:paper", "--instance-seeds", "-1"], "instance seeds"),
+    (["run", "-o", "sgd", "-p", "reddi2d:paper", "--instance-seeds", "1,1"], "distinct"),
     (["run", "-o", "sgd-momentun"], "Did you mean sgd-momentum"),
     (["run", "-o", "sgd[lr]"], "malformed"),
     (["run", "-o", "sgd[lr=nan]"], "not a finite number"),
