@@ -24,6 +24,8 @@ def add_commands(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--out", default="site", help="output folder of the static site (default: %(default)s)")
     b.add_argument("--src", default="build/site-src",
                    help="build folder for the generated pages and mkdocs.yml (default: %(default)s)")
+    b.add_argument("--claims", default=None,
+                   help="folder of the claims' results (default: leaderboard/claims, the committed ones)")
     b.add_argument("--no-strict", action="store_true", help="do not pass --strict to mkdocs")
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("serve", help="serve a built site on http://127.0.0.1:PORT/ (local preview)")
@@ -43,7 +45,7 @@ def cmd_build(args) -> int:
               f"{results}` first or pass --results DIR", file=sys.stderr)
         return 2
     try:
-        res = build_site(results, args.out, args.src, strict=not args.no_strict)
+        res = build_site(results, args.out, args.src, strict=not args.no_strict, claims=args.claims)
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

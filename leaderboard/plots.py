@@ -83,22 +83,49 @@ def _round(match: re.Match) -> str:
     return f"{v:g}" if v != 0 else "0"
 
 
+def _tenths(v: int) -> str:
+    """A coordinate in tenths of a pixel, written short ("12", "-0.3", "2.5")."""
+    return f"{v / 10:g}"
+
+
+def _pair(dx: int, dy: int) -> str:
+    """Two coordinates (tenths of a pixel), a space between them only where no sign is."""
+    y = _tenths(dy)
+    return _tenths(dx) + ("" if y.startswith("-") else " ") + y
+
+
 def _path_data(d: str) -> str:
-    """Path data with coordinates rounded to 0.1 px, repeated points dropped and the commands
-    written tight ("M1 2L3 4")."""
+    """Path data with coordinates rounded to 0.1 px, repeated points dropped, and every point
+    after the first relative to the one before ("M72.5 200.9l1.2-0.3 1.1-0.4"): the same
+    path, exact to the 0.1 px (the steps are taken between rounded points, so no error adds
+    up), in about two thirds of the characters."""
     d = _NUM.sub(_round, d)
-    out, last = [], None
+    if re.search(r"[^MLZz\d\s.e+-]", d):  # curves or arcs: keep the rounded original
+        return " ".join(d.split())
+    out: list[str] = []
+    cur = start = None  # current point and subpath start, in tenths of a pixel
+    prev = None  # the last command written ("l": a next lineto needs no letter)
     for cmd, x, y in re.findall(r"([MLZz])\s*(?:(-?[\d.e+-]+)\s+(-?[\d.e+-]+))?", d):
         if cmd in "Zz":
             out.append("z")
-            last = None
+            cur, prev = start, None
             continue
-        if cmd == "L" and (x, y) == last:
+        pt = (round(float(x) * 10), round(float(y) * 10))
+        if cmd == "L" and pt == cur:
             continue
-        out.append(f"{cmd}{x} {y}")
-        last = (x, y)
-    if re.search(r"[^MLZzml\d\s.e+-]", d):  # curves or arcs: keep the rounded original
-        return " ".join(d.split())
+        if cur is None:
+            out.append(f"M{_tenths(pt[0])} {_tenths(pt[1])}")
+            prev = "M"
+        else:
+            step = _pair(pt[0] - cur[0], pt[1] - cur[1])
+            if cmd == "L" and prev == "l":
+                out.append(step if step.startswith("-") else " " + step)
+            else:
+                out.append(("m" if cmd == "M" else "l") + step)
+            prev = "m" if cmd == "M" else "l"
+        if cmd == "M":
+            start = pt
+        cur = pt
     return "".join(out)
 
 
@@ -164,14 +191,15 @@ def cached(cache_dir: pathlib.Path | None, path: pathlib.Path, key: Any,
 LEFT, RIGHT, TOP, XAXIS, ROW, GAP = 0.86, 0.12, 0.32, 0.5, 0.185, 0.12
 
 
-def figure(panels: int, panel_height: float, legend_items: int, ncol: int = 2):
+def figure(panels: int, panel_height: float, legend_items: int, ncol: int = 2, top: float = TOP):
     """A figure of ``panels`` axes stacked vertically (a shared x axis), each ``panel_height``
-    inches tall, with room below for a legend of ``legend_items`` entries in ``ncol`` columns."""
+    inches tall, with room below for a legend of ``legend_items`` entries in ``ncol`` columns
+    (and ``top`` inches above for the title)."""
     rows = math.ceil(legend_items / ncol) if legend_items else 0
     legend = rows * ROW + (0.12 if rows else 0)
-    height = TOP + panels * panel_height + (panels - 1) * GAP + XAXIS + legend
+    height = top + panels * panel_height + (panels - 1) * GAP + XAXIS + legend
     fig, axes = plt.subplots(panels, 1, figsize=(WIDTH, height), sharex=True, squeeze=False)
-    fig.subplots_adjust(left=LEFT / WIDTH, right=1 - RIGHT / WIDTH, top=1 - TOP / height,
+    fig.subplots_adjust(left=LEFT / WIDTH, right=1 - RIGHT / WIDTH, top=1 - top / height,
                         bottom=(XAXIS + legend) / height, hspace=GAP / panel_height)
     return fig, list(axes[:, 0]), legend / height
 
@@ -384,4 +412,105 @@ def throughput_curves(series: Mapping[tuple[str, int], Sequence[tuple[float, flo
     ax.grid(alpha=0.3, which="both")
     handles, labels = ax.get_legend_handles_labels()
     _legend_below(fig, handles, labels, bottom)
+    save(fig, path)
+
+
+# ---------------------------------------------------------------------------- claims
+def _gaps(values: Sequence[Any]) -> np.ndarray:
+    """Floats with None (a gap in a claim's series) as NaN: matplotlib breaks the line there."""
+    return np.array([math.nan if v is None else float(v) for v in values], dtype=float)
+
+
+#: a claim's series with at most this many points is drawn with a marker on each point; one
+#: with more than MAX_POINTS is drawn through MAX_POINTS of them, evenly spaced
+MARKED_POINTS, MAX_POINTS = 25, 300
+
+
+def _symlog_axis(ax, axis: str, values: Sequence[float], decades: int = 3) -> None:
+    """A symlog axis linear within ``decades`` decades below the largest |value| (no matter how
+    close to 0 some values come), with at most 4 decade ticks on each side of 0."""
+    big = max((abs(v) for v in values if v), default=1.0)
+    top = math.ceil(math.log10(big))
+    lin = 10.0 ** (top - decades)
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("symlog", linthresh=lin, linscale=0.6)
+    exps = list(range(top, top - decades - 1, -1))[::max(1, math.ceil((decades + 1) / 4))]
+    ticks = [0.0]
+    if any(v > 0 for v in values):
+        ticks += [10.0 ** e for e in exps]
+    if any(v < 0 for v in values):
+        ticks += [-(10.0 ** e) for e in exps]
+    ticks.sort()
+    labels = [f"{t:g}".replace("-", "−") for t in ticks]
+    if axis == "x":
+        ax.set_xticks(ticks, labels)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    else:
+        ax.set_yticks(ticks, labels)
+        ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def claim_plot(series: Sequence[Mapping[str, Any]], spec: Mapping[str, Any], path: pathlib.Path,
+               title: str) -> None:
+    """A claim's measurement (``bench.claims.Series`` and ``Plot`` as stored in its result): one
+    line per series (with markers when it has few points), the highlighted ones in colour, the
+    others (references) grey and dashed; ``spec``: axis labels, scales (linear, log, symlog) and
+    horizontal lines."""
+    import textwrap
+
+    hlines = dict(spec.get("hlines") or {})
+    # a long label wraps (the legend is one column then): it must fit the figure's width
+    wrap = {str(s.get("label", "")): "\n".join(textwrap.wrap(str(s.get("label", "")), 46,
+                                                               break_on_hyphens=False)
+                                                 or [""]) for s in series}
+    labels = [wrap[str(s.get("label", ""))] for s in series] + list(hlines)
+    lines = textwrap.wrap(title, 52, break_on_hyphens=False) or [""]
+    if len(lines) > 2:
+        lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), 52, placeholder=" …")]
+    ncol = _ncol(labels) if all("\n" not in x for x in labels) else 1
+    rows = sum(x.count("\n") + 1 for x in labels) if ncol == 1 else len(labels)
+    fig, (ax,), bottom = figure(1, 2.3, rows, ncol, top=TOP + 0.17 * (len(lines) - 1))
+    markers = ["o", "s", "^", "D", "v", "P"]
+    shown = [s for s in series if s.get("highlight", True)]
+    ys = []
+    for s in series:
+        x, y = _gaps(s.get("x") or []), _gaps(s.get("y") or [])
+        n = min(len(x), len(y))
+        x, y = x[:n], y[:n]
+        if n > MAX_POINTS:  # evenly spaced points, both ends kept: a light file
+            keep = np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
+            x, y = x[keep], y[keep]
+        ys.extend(v for v in y if math.isfinite(v))
+        # markers on the points of a short series only: on a curve of many points they would be
+        # most of the file, and the line shows it
+        dots = n <= MARKED_POINTS
+        if s.get("highlight", True):
+            i = shown.index(s)
+            ax.plot(x, y, color=HIGHLIGHT[i % len(HIGHLIGHT)], lw=1.9, zorder=4,
+                    ls=_DASHES[(i // len(HIGHLIGHT)) % len(_DASHES)],
+                    marker=markers[i % len(markers)] if dots else None, ms=4.5,
+                    label=wrap[str(s.get("label", ""))])
+        else:
+            ax.plot(x, y, color=GREY, lw=1.3, ls="--", zorder=2, marker="o" if dots else None,
+                    ms=3, label=wrap[str(s.get("label", ""))])
+    for k, (label, value) in enumerate(hlines.items()):
+        ax.axhline(float(value), color="0.35", ls=_DASHES[(k + 3) % len(_DASHES)], lw=1.1,
+                   zorder=1, label=label)
+        ys.append(float(value))
+    for axis, scale in (("x", spec.get("xscale", "linear")), ("y", spec.get("yscale", "linear"))):
+        if scale == "symlog":
+            vals = ys if axis == "y" else [float(v) for s in series for v in (s.get("x") or [])
+                                           if v is not None]
+            _symlog_axis(ax, axis, [v for v in vals if math.isfinite(v)])
+        elif scale == "log":
+            (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    ax.set_xlabel(str(spec.get("x", "")))
+    ax.set_ylabel(str(spec.get("y", "")))
+    ax.set_title("\n".join(lines), loc="left", x=-0.12)
+    ax.grid(alpha=0.3, which="major")
+    handles, names = ax.get_legend_handles_labels()
+    # the measured series first, then the references, then the horizontal lines
+    rank = {wrap[str(s.get("label", ""))]: (0 if s.get("highlight", True) else 1) for s in series}
+    pairs = sorted(zip(handles, names), key=lambda hn: rank.get(hn[1], 2))
+    handles, names = [h for h, _ in pairs], [n for _, n in pairs]
+    _legend_below(fig, handles, names, bottom, ncol)
     save(fig, path)

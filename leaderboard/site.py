@@ -3,16 +3,17 @@
 Our own step writes every page first (no mkdocs plugin of ours), into a build folder
 (default ``build/site-src``): the hand-written pages of ``docs/`` are copied in, the generated
 pages (home ranking and problems x entries matrix, one page per problem family, one per entry,
-hardware, throughput), the plots and the data downloads (CSV and Parquet) are written beside
-them, and ``leaderboard/mkdocs.yml`` is completed with ``docs_dir``, ``site_dir`` and ``nav``.
+hardware, throughput, the papers' claims: ``claims_pages.py``), the plots and the data downloads
+(CSV and Parquet) are written beside them, and ``leaderboard/mkdocs.yml`` is completed with
+``docs_dir``, ``site_dir`` and ``nav``.
 Everything comes from the records found: a new entry's records add its row and page with no
 other edit.
 
 The site works offline and from ``file://``: math is MathML written at build time
 (latex2mathml), the search index is inlined (Material's ``offline`` plugin, with the
 iframe-worker shim vendored in ``docs/javascripts``), and no font or script comes from a CDN.
-After ``mkdocs build`` the theme files the site never loads (source maps, the search languages
-other than English) are removed (:func:`trim_site`), which keeps the whole site small.
+After ``mkdocs build`` the theme files the site never loads are removed and the HTML's template
+whitespace squeezed (``trim.py``), which keeps the whole site small.
 
 Build speed: problem facts (``Problem.describe()``, which builds the instance) are cached per
 harness version and plots by a hash of their inputs, in ``<src>/.cache``; a rebuild from
@@ -41,10 +42,11 @@ import pandas as pd
 
 from bench.records import RunRecord
 from bench.store import ResultsStore
-from leaderboard import scoring
+from leaderboard import claims_pages, scoring
 from leaderboard.aggregate import problem_table, publishable
 from leaderboard.markdown import (DASH, WIDE, cell, code, docstring_markdown, fmt_float, fmt_int,
                                   fmt_pct, fmt_seconds, is_missing, md_table, noindex, slug)
+from leaderboard.trim import site_bytes, trim_site  # noqa: F401 (site_bytes: used by callers)
 
 #: entries drawn in colour on a board's performance profile (the rest are grey)
 PROFILE_TOP = 5
@@ -204,7 +206,8 @@ DETAIL_COLUMNS = ["cost 95% CI", "median calls (certified runs)", "IQR (certifie
 
 class SiteWriter:
     def __init__(self, records: list[RunRecord], src: pathlib.Path,
-                 throughput: list[dict[str, Any]] | None = None):
+                 throughput: list[dict[str, Any]] | None = None, claims: pathlib.Path | None = None):
+        self.claims_root = claims  # the claims' results (None: leaderboard/claims)
         self.throughput = throughput or []  # `bench throughput` records (plain dicts)
         self.src = src
         self.docs = src / "docs"
@@ -281,10 +284,13 @@ class SiteWriter:
         self.plots.mkdir(parents=True, exist_ok=True)
         self.data.mkdir(parents=True, exist_ok=True)
         self.colors = plots.entry_colors(self.entries)
-        self.write_downloads()
-        self.write_home()
         hand = sorted(p.relative_to(self.docs).as_posix() for p in self.docs.rglob("*.md")
                       if p.name != "index.md")
+        self.write_downloads()
+        self.claims = claims_pages.write_section(  # before the home page, which counts the verdicts
+            self.docs, self.write, self.plot, self.plots, plots, self.claims_root,
+            {r.problem: r.family for r in self.records})
+        self.write_home()
         family_pages = [self.write_family(f) for f in self.families]
         entry_pages = [self.write_entry(e) for e in self.entries]
         self.write_hardware()
@@ -292,7 +298,7 @@ class SiteWriter:
         self.facts.save()
         first = [p for p in ("methodology.md", "submitting.md") if p in hand]
         rest = [p for p in hand if p not in first]
-        self.nav = [{"Leaderboard": "index.md"}, *first, *rest, {"Hardware": "hardware.md"},
+        self.nav = [{"Leaderboard": "index.md"}, self.claims.nav, *first, *rest, {"Hardware": "hardware.md"},
                     {"Throughput": "throughput.md"}]
         if family_pages:
             self.nav.append({"Problems": family_pages})
@@ -415,6 +421,7 @@ class SiteWriter:
                 parts.append(f"- `{n}`: in `optimizers/`, no records yet\n")
             for n, m in sorted(broken.items()):
                 parts.append(f"- `{n}`: **broken**: {cell(getattr(m, 'error', ''))}\n")
+        parts.append(self.claims.home())
         if self.downloads:
             parts.append(self.downloads_section())
         older = (f"; {self.left_out} records of older harness versions left out" if self.left_out else "")
@@ -823,31 +830,6 @@ def math_isfinite(x: Any) -> bool:
         return False
 
 
-#: theme files that the built site never loads: source maps (for debugging the theme) and the
-#: search language packs (the site's search is English; Thai and Japanese segmenters included)
-_UNUSED = ("*.map", "assets/javascripts/lunr/min/*", "assets/javascripts/lunr/wordcut.js",
-           "assets/javascripts/lunr/tinyseg.js")
-
-
-def trim_site(site_dir: pathlib.Path) -> int:
-    """Remove the theme files in :data:`_UNUSED` from a built site; returns the bytes freed."""
-    freed = 0
-    for pattern in _UNUSED:
-        for path in site_dir.glob(pattern) if "/" in pattern else site_dir.rglob(pattern):
-            if path.is_file():
-                freed += path.stat().st_size
-                path.unlink()
-    lunr_min = site_dir / "assets" / "javascripts" / "lunr" / "min"
-    if lunr_min.is_dir() and not any(lunr_min.iterdir()):
-        lunr_min.rmdir()
-    return freed
-
-
-def site_bytes(site_dir: pathlib.Path) -> int:
-    """Total size of the files of a built site."""
-    return sum(p.stat().st_size for p in pathlib.Path(site_dir).rglob("*") if p.is_file())
-
-
 @dataclasses.dataclass
 class BuildResult:
     site_dir: pathlib.Path
@@ -868,11 +850,13 @@ class BuildError(RuntimeError):
 def build_site(results: str | pathlib.Path = DEFAULT_RESULTS, out: str | pathlib.Path = "site",
                src: str | pathlib.Path | None = None, *, strict: bool = True,
                records: list[RunRecord] | None = None,
-               throughput: list[dict[str, Any]] | None = None) -> BuildResult:
+               throughput: list[dict[str, Any]] | None = None,
+               claims: str | pathlib.Path | None = None) -> BuildResult:
     """Write the pages into ``src`` (default ``build/site-src``) and build the site into ``out``.
 
     ``throughput``: the `bench throughput` records of the Throughput page; by default those
-    under ``results`` and the archive (``leaderboard/results/throughput/``)."""
+    under ``results`` and the archive (``leaderboard/results/throughput/``). ``claims``: the
+    claims' results (default ``leaderboard/claims``)."""
     t0 = time.perf_counter()
     out = pathlib.Path(out)
     src = pathlib.Path(src) if src is not None else pathlib.Path("build") / "site-src"
@@ -888,7 +872,7 @@ def build_site(results: str | pathlib.Path = DEFAULT_RESULTS, out: str | pathlib
 
         throughput = read_records([results, DEFAULT_RESULTS])
     t_setup = time.perf_counter()
-    writer = SiteWriter(records, src, throughput)  # boards, rankings, entry modules
+    writer = SiteWriter(records, src, throughput, claims)  # boards, rankings, entry modules
     t_setup = time.perf_counter() - t_setup
     t_pages = time.perf_counter()
     writer.run()

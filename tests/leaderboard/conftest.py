@@ -28,11 +28,30 @@ def small_results(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def built_site(small_results, tmp_path_factory):
+def claims_results(tmp_path_factory):
+    """A claims folder: the tiny claims' results (helpers.write_tiny_results) and a copy of
+    every committed result (leaderboard/claims/<id>/result.json), as the site reads them."""
+    import shutil
+
+    from tests.leaderboard.helpers import write_tiny_results
+
+    root = tmp_path_factory.mktemp("claims")
+    write_tiny_results(root)
+    for path in sorted((ROOT / "leaderboard" / "claims").glob("D*/result.json")):
+        try:
+            (root / path.parent.name).mkdir()
+            shutil.copyfile(path, root / path.parent.name / path.name)
+        except OSError:  # being written by `bench reproduce` right now
+            pass
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_site(small_results, claims_results, tmp_path_factory):
     from leaderboard.site import build_site
 
     tmp = tmp_path_factory.mktemp("site")
-    return build_site(small_results, tmp / "site", tmp / "src")
+    return build_site(small_results, tmp / "site", tmp / "src", claims=claims_results)
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import pathlib
+import re
 import shutil
 import threading
 import urllib.error
@@ -171,6 +173,55 @@ def test_no_broken_internal_links(server):
     """Crawl every same-origin page from the home page; every link must answer 200."""
     seen = _crawl(server)
     assert any(u.endswith("records.parquet") for u in seen) and any(u.endswith(".svg") for u in seen)
+    # the claims: the index (from the home page and the nav), each page, each result.json
+    for url in ("claims/index.html", "claims/d901.html", "claims/D901/result.json",
+                "assets/plots/claim-d901.svg", "stylesheets/claims.css"):
+        assert server + url in seen, url
+
+
+_LATEX = re.compile(r"\\(mathrm|lambda|frac|mathcal|sum|tfrac|nabla|min|sigma|mu|beta|eta|to|le|ge)\b"
+                    r"|\$[^$\s][^$]*\$")
+
+
+def test_claims_index_and_claim_page(browser, server, built_site):
+    """The claims index: every claim with its verdict badge (colour and word), linked to its
+    page; a claim page: verdict, checks, the plot loaded, MathML and no raw LaTeX, the
+    result.json download answering; no JavaScript error; at 390 px nothing scrolls sideways."""
+    for width in (1400, 390):
+        page, errors = _new_page(browser, width)
+        page.goto(server + "claims/index.html")
+        table = page.locator("article table").first
+        ids = table.locator("tbody tr td:nth-child(1)").all_inner_texts()
+        assert {"D901", "D902", "D903"} <= set(ids), ids
+        badges = table.locator(".sb-verdict")
+        assert badges.count() == len(ids)
+        colours = {b.inner_text().strip(): b.evaluate("el => getComputedStyle(el).backgroundColor")
+                   for b in badges.all()}
+        assert colours["✓ reproduced"] != colours["◐ partly"] != colours["✗ not reproduced"]
+        assert not _LATEX.search(page.locator("article").inner_text())
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        table.locator("a", has_text="D901").first.click()
+        page.wait_for_url("**/claims/d901.html")
+        article = page.locator("article")
+        assert "Verdict: partly" in article.inner_text()
+        checks = page.locator("article table").first
+        assert checks.locator("tbody tr").count() == 3 and checks.locator(".sb-fails").count() == 1
+        img = page.locator("article img.plot").first
+        page.wait_for_function("(el) => el.complete", arg=img.element_handle())
+        assert page.evaluate("(el) => el.naturalWidth", img.element_handle()) > 0
+        assert img.evaluate("el => el.parentElement.tagName === 'A' && el.parentElement.href === el.src")
+        assert page.locator("article math").count() >= 3
+        text = article.inner_text()
+        assert not _LATEX.search(text), _LATEX.findall(text)[:3]
+        assert "*helps*" in text and "| a tiny claim" in text  # text, never Markdown
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        href = page.locator("article a", has_text="download result.json").get_attribute("href")
+        with urllib.request.urlopen(urllib.parse.urljoin(page.url, href), timeout=10) as resp:
+            assert json.loads(resp.read())["claim"] == "D901"
+        page.locator("article a", has_text="All claims").first.click()
+        page.wait_for_url("**/claims/index.html")
+        assert not errors, errors
+        page.close()
 
 
 def _serve(directory):
@@ -212,7 +263,8 @@ def _crawl(server: str) -> set[str]:
 
 
 # ---------------------------------------------------------------------------- the archive's site
-ARCHIVE_PAGES = {"home": "index.html", "problem": "problems/quad-saddle.html", "entry": "entries/adam.html"}
+ARCHIVE_PAGES = {"home": "index.html", "problem": "problems/quad-saddle.html", "entry": "entries/adam.html",
+                 "claims": "claims/index.html"}
 
 
 def test_archive_site_size(archive_site):
@@ -236,6 +288,12 @@ def test_archive_site_links(archive_site):
         srv.server_close()
     pages = {u for u in seen if u.endswith(".html")}
     assert sum("/entries/" in u for u in pages) == len(archive_site.entries)
+    # every committed claim result has its page and its download
+    results = list((ROOT / "leaderboard" / "claims").glob("D*/result.json"))
+    claims = {p.parent.name for p in results if (archive_site.src_dir / "docs" / "claims" / p.parent.name).is_dir()}
+    for cid in claims:
+        assert url + f"claims/{cid.lower()}.html" in pages and url + f"claims/{cid}/result.json" in seen, cid
+    assert url + "claims/index.html" in pages
 
 
 def test_archive_pages_desktop_and_mobile(browser, archive_site):

@@ -206,7 +206,7 @@ def test_downloads_csv_and_parquet(built_site):
         assert f'href="assets/data/{name}"' in home, name
 
 
-def test_plots_light_highlighted_and_cached(built_site, small_results, tmp_path):
+def test_plots_light_highlighted_and_cached(built_site, small_results, claims_results, tmp_path):
     plots = built_site.site_dir / "assets" / "plots"
     svg = (plots / "escape-reddi2d-canonical-standard-v2-cpu-tuned.svg").read_text()
     assert "<text" in svg and "DejaVuSans-" not in svg  # text as text, no glyph outlines
@@ -217,8 +217,8 @@ def test_plots_light_highlighted_and_cached(built_site, small_results, tmp_path)
     entry = (built_site.src_dir / "docs" / "entries" / "sgd.md").read_text()
     assert "[![Performance profile of sgd" in entry  # click for full size
     # a rebuild draws nothing: every plot comes from the cache
-    first = site.build_site(small_results, tmp_path / "site", tmp_path / "src")
-    again = site.build_site(small_results, tmp_path / "site", tmp_path / "src")
+    first = site.build_site(small_results, tmp_path / "site", tmp_path / "src", claims=claims_results)
+    again = site.build_site(small_results, tmp_path / "site", tmp_path / "src", claims=claims_results)
     assert first.plots_drawn > 0 and first.plots_cached == 0
     assert again.plots_drawn == 0 and again.plots_cached == first.plots_drawn
     for p in (tmp_path / "site" / "assets" / "plots").glob("*.svg"):
@@ -274,3 +274,63 @@ def test_board_note_says_when_the_runs_come_from_other_code():
     stale = note("0123456789abcdef")
     assert "were made by other code" in stale and harness_version() in stale
     assert "python -m leaderboard.make_results" in stale
+
+
+def test_path_data_relative_is_the_same_path():
+    """Plots' path data: absolute coordinates become steps from the previous point; summed
+    back, they are the rounded absolute points (exact to 0.1 px, no drift), repeated points
+    dropped, subpaths and closes kept, curves left absolute."""
+    import random
+    import re
+
+    from leaderboard.plots import _path_data
+
+    def absolute(d):
+        out, cur, start, cmd, nums = [], None, None, None, []
+        for tok in re.findall(r"[MmLlz]|-?\d*\.?\d+(?:e[-+]?\d+)?", d):
+            if tok in "MmLlz":
+                cmd = tok
+                if tok == "z":
+                    out.append("z")
+                    cur = start
+                continue
+            nums.append(float(tok))
+            if len(nums) == 2:
+                x, y = nums
+                nums = []
+                if cmd in "ml" and cur is not None:
+                    x, y = x + cur[0], y + cur[1]
+                out.append(("M" if cmd in "Mm" else "L", round(x, 1), round(y, 1)))
+                if cmd in "Mm":
+                    start, cmd = (x, y), ("l" if cmd == "m" else "L")
+                cur = (x, y)
+        return out
+
+    rng = random.Random(0)
+    pts, x, y = [], 60.0, 150.0  # a curve as a plot draws it: small steps
+    for _ in range(300):
+        x, y = x + rng.uniform(0.2, 3), y + rng.uniform(-4, 4)
+        pts.append((x, y))
+    d = f"M {pts[0][0]:.6f} {pts[0][1]:.6f} " + " ".join(
+        f"L {x:.6f} {y:.6f}" for x, y in pts[1:150]) + f" L {pts[149][0]:.6f} {pts[149][1]:.6f} z " \
+        + f"M {pts[150][0]:.6f} {pts[150][1]:.6f} " + " ".join(f"L {x:.6f} {y:.6f}" for x, y in pts[151:])
+    rel = _path_data(d)
+    expected = [("M", round(pts[0][0], 1), round(pts[0][1], 1))] \
+        + [("L", round(x, 1), round(y, 1)) for x, y in pts[1:150]] + ["z"] \
+        + [("M", round(pts[150][0], 1), round(pts[150][1], 1))] \
+        + [("L", round(x, 1), round(y, 1)) for x, y in pts[151:]]
+    got = absolute(rel)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g == e or (g[0] == e[0] and abs(g[1] - e[1]) < 1e-6 and abs(g[2] - e[2]) < 1e-6), (g, e)
+    assert rel.startswith("M") and "L" not in rel and len(rel) < 0.75 * len(_path_data_absolute(d))
+    curve = "M 1.25 2 C 3 4 5 6 7.333 8"
+    assert _path_data(curve) == "M 1.2 2 C 3 4 5 6 7.3 8"
+
+
+def _path_data_absolute(d):
+    """The rounded absolute path (what the plots wrote before steps): for the size comparison."""
+    import re
+
+    return "".join(f"{c}{round(float(x), 1):g} {round(float(y), 1):g}" if c != "z" else "z"
+                   for c, x, y in re.findall(r"([MLz])\s*(?:(-?[\d.]+)\s+(-?[\d.]+))?", d))
