@@ -21,9 +21,11 @@ class MomentumEscapesFaster(Claim):
                  "two-dimensional toy f(w) = w^T H w / 2 + b_i^T w + ||w||_10^10 sooner, at the same "
                  "step size: the escape time falls as beta grows.")
     setting = ("reddi2d:canonical (centered b_i, the start w_0 = 0 is the saddle) and reddi2d:paper "
-               "(the paper's uncentered draws, instance seeds 0-3, w_0 = 0 near the saddle); "
+               "(the paper's uncentered draws, instance 0, w_0 = 0 near the saddle); "
                "sgd-momentum (torch heavy ball) at lr = 5e-5 for beta in {0, 0.3, 0.5, 0.7, 0.9}; "
-               "one sample per call; budget 4e6 sample gradients; 32 runs per beta and problem.")
+               "one sample per call; budget 4e6 sample gradients; 32 runs per beta on canonical, 8 "
+               "on paper (its escape is driven by the drift of the uncentered b_i: the 8 runs' "
+               "escape times lie within 4% of each other).")
     metric = ("T_esc^f: sample gradients until f(w_t) <= f_s - (f_s - f*)/2 (checkpointed, 2% "
               "resolution); median and interquartile range over runs, a run that never escapes "
               "counting as not escaped.")
@@ -33,10 +35,10 @@ class MomentumEscapesFaster(Claim):
 
     def _plan(self, scale: str):
         if scale == "reduced":
-            return {"lr": 2e-3, "betas": (0.0, 0.9), "seeds": 4, "budget": 400_000,
+            return {"lr": 2e-3, "betas": (0.0, 0.9), "seeds": {"reddi2d:canonical": 4}, "budget": 400_000,
                     "problems": {"reddi2d:canonical": (0,)}}
-        return {"lr": 5e-5, "betas": BETAS, "seeds": 32, "budget": 4_000_000,
-                "problems": {"reddi2d:canonical": (0,), "reddi2d:paper": (0, 1, 2, 3)}}
+        return {"lr": 5e-5, "betas": BETAS, "seeds": {"reddi2d:canonical": 32, "reddi2d:paper": 8},
+                "budget": 4_000_000, "problems": {"reddi2d:canonical": (0,), "reddi2d:paper": (0,)}}
 
     def tasks(self, scale):
         plan = self._plan(scale)
@@ -44,11 +46,12 @@ class MomentumEscapesFaster(Claim):
         for beta in plan["betas"]:
             entry = choice(f"sgd-momentum[lr={plan['lr']},momentum={beta}]")
             for problem, instances in plan["problems"].items():
-                per_instance = plan["seeds"] // len(instances)
+                per_instance = plan["seeds"][problem] // len(instances)
                 for inst in instances:
                     for seed in range(per_instance):
                         out.append(self.task(entry, problem, seed, instance_seed=inst,
-                                             budget=plan["budget"], scale=scale))
+                                             budget=plan["budget"], scale=scale,
+                                             time_limit=4 * 3600.0))
         return out
 
     def measure(self, records, scale):
