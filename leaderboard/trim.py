@@ -1,7 +1,8 @@
 """What a built site keeps: the theme files it never loads are removed, and the HTML pages lose
 the indentation and blank lines of the theme's templates (:func:`trim_site`).
 
-The whole site (theme included) is meant to stay under 4 MiB; the theme's templates indent every
+The leaderboard part of the site (theme included) is meant to stay under 4 MiB, and the claims
+section under 96 KiB per claim (tests/leaderboard/test_browser.py); the theme's templates indent every
 item of the navigation, which every page repeats, and that whitespace was about a fifth of the
 pages' bytes.
 """

@@ -268,14 +268,20 @@ ARCHIVE_PAGES = {"home": "index.html", "problem": "problems/quad-saddle.html", "
 
 
 def test_archive_site_size(archive_site):
-    """The whole built site of the committed archive is under 4 MB (what a reader downloads,
-    theme included)."""
+    """What a reader downloads: the leaderboard part of the built site (theme included) is under
+    4 MiB, and the claims section (claims/: each claim's page, plot and result.json) is at most
+    96 KiB per committed claim result on average, so that it grows with the claims only."""
     from leaderboard.site import site_bytes
 
     total = site_bytes(archive_site.site_dir)
-    print(f"site of the committed archive: {total / 2**20:.2f} MiB, {archive_site.n_records} records, "
-          f"built in {archive_site.seconds:.1f} s")
-    assert total < 4 * 2**20, f"{total / 2**20:.2f} MiB"
+    claims_dir = archive_site.site_dir / "claims"
+    claims = site_bytes(claims_dir) if claims_dir.exists() else 0
+    results = len(list((ROOT / "leaderboard" / "claims").glob("D*/result.json")))
+    print(f"site of the committed archive: {total / 2**20:.2f} MiB ({claims / 2**20:.2f} MiB of "
+          f"claims, {results} results), {archive_site.n_records} records, built in "
+          f"{archive_site.seconds:.1f} s")
+    assert total - claims < 4 * 2**20, f"{(total - claims) / 2**20:.2f} MiB without claims/"
+    assert claims <= 96 * 2**10 * max(results, 1), f"{claims / 2**10:.0f} KiB for {results} claims"
 
 
 def test_archive_site_links(archive_site):
