@@ -219,8 +219,9 @@ def build_row_optimizer(entry: Any, w: torch.Tensor, family: str,
     """One optimizer over the rows of an (S, d) batch whose rows differ in hyperparameters
     (e.g. the trials of ``bench tune`` for an elementwise entry): row r is the parameter
     ``w[r]`` (a view, updated in place) alone in param group r, with hyperparameters
-    ``defaults <- row_overrides[r]``. An elementwise update then does to each row what it does
-    to that row's run alone (tests/bench/test_trial_rows.py proves it for the built-in entries)."""
+    ``defaults <- row_overrides[r]``, where a name row r leaves out has the entry's default
+    (never another row's value). An elementwise update then does to each row what it does to
+    that row's run alone (tests/bench/test_trial_rows.py proves it for the built-in entries)."""
     target = entry.optimizer
     if not inspect.isclass(target):
         raise EntryError(f"{entry.name}: rows with different hyperparameters need an Optimizer "
@@ -231,11 +232,16 @@ def build_row_optimizer(entry: Any, w: torch.Tensor, family: str,
         hparams = choice.hparams_for(family)
         check_hparams(target, hparams, allow_unknown=allow_unknown, label=choice.label)
         groups.append({"params": [w[r]], **hparams})
-    first = {k: v for k, v in groups[0].items() if k != "params"}
+    # The constructor gets only what every row sets (each group overrides it with its own
+    # value); a name some row leaves out is not passed, so torch fills that row's group with
+    # the constructor's own default, as in the row's run alone.
+    shared = {k: v for k, v in groups[0].items()
+              if k != "params" and all(k in g for g in groups[1:])}
     try:
-        opt = target(groups, **first)
+        opt = target(groups, **shared)
     except (TypeError, ValueError) as exc:
-        raise EntryError(f"{entry.name}: invalid hyperparameters {row_overrides}: {exc}") from exc
+        raise EntryError(f"{entry.name}: invalid hyperparameters {row_overrides}: {exc} (a "
+                         f"hyperparameter without a default must be set on every row)") from exc
     if len(opt.param_groups) != len(groups):
         raise EntryError(f"{entry.name}: the optimizer did not keep one param group per row")
     return opt

@@ -58,13 +58,9 @@ def test_rows_with_different_hyperparameters_batch_only_sealed():
     assert len(seed_batches(_trial_tasks("sgd", sealed=False))) == 3  # in-process: one each
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug, fixed with the next harness change (it changes the harness version): "
-    "build_row_optimizer builds the optimizer with row 0's values as constructor defaults, so a "
-    "hyperparameter that row 0 sets and another row leaves out is row 0's value in that row, "
-    "not the entry's default. Built-in tuning trials set the same keys on every row and are not "
-    "affected; claims name every key (claims/d08_decrease_momentum.py)."))
 def test_a_row_that_leaves_a_hyperparameter_out_gets_the_entrys_default():
+    """Row 0 sets ``anneal``, row 1 leaves it out: row 1 gets the constructor's default, not
+    row 0's value (the constructor is given only what every row sets)."""
     import torch
 
     from bench.entries import build_row_optimizer, load_here
