@@ -237,8 +237,6 @@ class Problem(BatchedRows, abc.ABC):
         options: option name -> :class:`Option` (user-settable with ``family:size[opt=val]``);
             ``option_defaults()`` gives name -> default, ``option_values`` an instance's values.
         reference: the papers the family comes from (one line).
-        spec_section: a legacy label of the family's design section (not shown anywhere; the
-            docstring is the family's definition).
         control: True for a family that has no strict saddle to escape (a convergence control,
             e.g. ``halfspace-blobs``); suites and the site keep controls out of the ranking.
 
@@ -253,7 +251,6 @@ class Problem(BatchedRows, abc.ABC):
     sizes: ClassVar[Mapping[str, Mapping[str, Any]]]
     options: ClassVar[Mapping[str, Option]] = {}
     reference: ClassVar[str] = ""
-    spec_section: ClassVar[str] = ""
     control: ClassVar[bool] = False
 
     # Filled by __init__ of subclasses.

@@ -188,8 +188,7 @@ class HalfspaceSym(_SigmoidLoss):
             "start w_0 = w_s + init_delta * zeta/||zeta|| (zeta ~ N(0, I_d) from the init seed): "
             "distance exactly init_delta from the saddle; 0 starts at w_s (SGD escapes from it)")),
     }
-    reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (CNC); SPEC.md A3.1 construction"
-    spec_section = "A3.1"
+    reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (CNC); the data set is this project's"
 
     P, P_NEG, Q = 1.0, 0.5, 1.0
     LR_REFERENCE = 0.05
@@ -311,7 +310,6 @@ class HalfspaceBlobs(_SigmoidLoss):
             "(||w_0|| ~ 3 init_delta); 0 starts at w = 0 (a plain start point, not a saddle)")),
     }
     reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (authors' notebook data)"
-    spec_section = "A3.2"
     control = True  # no strict saddle: a convergence control, not ranked
     saddle_is_critical = False
     LR_REFERENCE = 0.05

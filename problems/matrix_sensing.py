@@ -75,7 +75,6 @@ class MatrixSensing(Problem):
             "condition number of M* = U* U*^T (singular values linspace(1, 1/kappa, r))")),
     }
     reference = "Bhojanapalli, Neyshabur, Srebro, NeurIPS 2016; Ge, Jin, Zheng, ICML 2017"
-    spec_section = "A4"
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)

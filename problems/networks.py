@@ -128,7 +128,6 @@ class DeepLinear(Problem):
             "1e-4); init=small: scale of the N(0, 1/fan-in) weights (none: 1e-3); not with init=exact")),
     }
     reference = "Kawaguchi, NeurIPS 2016; Saxe, McClelland, Ganguli, ICLR 2014"
-    spec_section = "A6.1"
     GAP_FRACTION = 0.01  # eps_g: f - f* <= this fraction of the saddle-to-minimum gap
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
@@ -426,7 +425,6 @@ class MLPDigits(Problem):
             "samples (uniform indices) averaged per stochastic oracle call; a call costs batch")),
     }
     reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018; sklearn digits (Alpaydin & Kaynak)"
-    spec_section = "A6.2"
     EPS_G = 1e-3
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):

@@ -177,7 +177,6 @@ class PhaseRetrieval(Problem):
             "the init seed), distance exactly init_delta from the saddle; 0 is init=exact")),
     }
     reference = "Wang, Lin, Abernethy, ICLR 2020 eq. (4); Sun, Qu, Wright, FoCM 2018"
-    spec_section = "A5"
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)

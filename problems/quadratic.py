@@ -79,7 +79,6 @@ class Reddi2D(Problem):
             "(E||w_0|| ~ 1.25 init_delta); 0 starts at w = 0 (the saddle of size canonical)")),
     }
     reference = "Wang, Lin, Abernethy, ICLR 2020, eq. (3); Reddi et al., AISTATS 2018"
-    spec_section = "A1.1, A1.2"
 
     H_DIAG = (1.0, -0.1)
     B_VARIANCE = (0.1, 0.001)
@@ -295,8 +294,7 @@ class QuadSaddle(Problem):
             "start w_0 = init_delta * zeta, zeta ~ N(0, I_d) from the init seed, NOT normalized "
             "(||w_0|| ~ init_delta sqrt(d)); 0 starts exactly at the saddle w = 0")),
     }
-    reference = "Wang et al. ICLR 2020 (2-D toy); SPEC.md A1.3 generalization"
-    spec_section = "A1.3"
+    reference = "Wang, Lin, Abernethy, ICLR 2020 (the 2-D toy, generalized here to d dimensions)"
 
     ETA_REFERENCE = 5e-4  # step size at which eps_g is 3x the SGD noise floor
     MAX_ROTATED_DIM = 2000

@@ -103,8 +103,7 @@ class TensorDecomposition(Problem):
             "start x_0 = x_s + init_delta * zeta/||zeta|| (zeta ~ N(0, I_d) from the init seed): "
             "distance exactly init_delta from the saddle; 0 starts at x_s")),
     }
-    reference = "Ge, Huang, Jin, Yuan, COLT 2015 (ICA tensor decomposition); SPEC.md A2.1 formulation"
-    spec_section = "A2.1"
+    reference = "Ge, Huang, Jin, Yuan, COLT 2015 (ICA tensor decomposition)"
 
     GAP_FRACTION = 0.01  # eps_g: f - f* <= this fraction of f_s - f* in the quadratic model
     MU_MIN = 8.0  # smallest Hessian eigenvalue at a minimum +-a_i
