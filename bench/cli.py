@@ -148,7 +148,7 @@ def _build_tasks(args):
                 tasks.append(RunTask(choice, item.problem, inst, init, run, profile, suite.name,
                                      suite.version, item.budget if args.budget is None else args.budget,
                                      item.time_limit if args.time_limit is None else args.time_limit,
-                                     sealed=not args.in_process))
+                                     sealed=not args.in_process, stop=getattr(args, "stop", "sosp")))
     return suite, choices, tasks
 
 
@@ -202,14 +202,20 @@ def cmd_run(args) -> int:
     records = run_tasks(todo, store, executor=args.executor, workers=args.workers,
                         progress=None if args.quiet else stderr_progress(), force=args.force,
                         max_rows=args.max_batch or MAX_BATCH_ROWS, scheduler=args.scheduler)
-    everything = _load_records([store.root], suite.name, suite.version)
+    stop = getattr(args, "stop", "sosp")
+    everything = [r for r in _load_records([store.root], suite.name, suite.version) if r.stop == stop]
     runs = {(c.label, c.track) for c in choices}
     mine = [r for r in everything if (r.entry, r.track) in runs]
     # compare with the ranked track of the same kind: defaults with defaults, else tuned
     board_track = "defaults" if all(c.track == "defaults" for c in choices) else "tuned"
     print()
     print(results_table(problem_table(mine)))
-    if not args.no_compare:
+    if stop == "budget":
+        print("\n" + tail_table(mine))
+    if stop != "sosp" and not args.no_compare:
+        print(f"\n(no comparison with the leaderboard: its runs stop at their first certified "
+              f"SOSP, these at {'their first escape' if stop == 'escape' else 'their budget'})")
+    elif not args.no_compare:
         from leaderboard.aggregate import publishable
 
         archive = [] if suite.name == "adhoc" else \
@@ -240,6 +246,27 @@ def cmd_run(args) -> int:
               f"--time-limit if the entry is merely slow).", file=sys.stderr)
         return 1
     return 0
+
+
+def tail_table(records) -> str:
+    """Stop rule "budget": per entry and problem, the median over runs of tail_f_mean (f
+    averaged over the last 10% of the budget) and of its gap to f* (where f* is known)."""
+    import statistics
+
+    from tabulate import tabulate
+
+    groups: dict[tuple[str, str], list] = {}
+    for r in records:
+        groups.setdefault((r.entry, r.problem), []).append(r)
+    rows = []
+    for (entry, problem), recs in sorted(groups.items()):
+        tails = [r.tail_f_mean for r in recs if r.tail_f_mean is not None and math.isfinite(r.tail_f_mean)]
+        med = statistics.median(tails) if tails else None
+        f_star = recs[0].f_star
+        gap = med - f_star if med is not None and f_star is not None else None
+        rows.append([entry, problem, f"{len(tails)}/{len(recs)}", med, gap])
+    return tabulate(rows, headers=["entry", "problem", "runs at budget", "median tail mean f",
+                                   "minus f*"], floatfmt=".4g", missingval="-")
 
 
 # ----------------------------------------------------------------------------------- list / show
@@ -305,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default 0); other instances draw other data, saddles and minima")
     run.add_argument("--budget", type=_budget_type, help="budget in sample gradients (overrides)")
     run.add_argument("--time-limit", type=_time_limit_type, help="seconds per run, > 0 (overrides)")
+    run.add_argument("--stop", default="sosp", choices=["sosp", "escape", "budget"],
+                     help="when a run ends: sosp, at its first certified SOSP (default, the "
+                          "leaderboard's rule); escape, at its first escape checkpoint; budget, "
+                          "at its budget (f is then also averaged over the last 10%% of it)")
     run.add_argument("--profile", default="cpu", help="hardware profile (bench list profiles)")
     run.add_argument("--executor", default="local", choices=["local", "serial", "dask"],
                      help="local: a process pool (default); serial: this process; dask: a Dask "

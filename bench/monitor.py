@@ -49,9 +49,12 @@ class Monitor:
     def observe(self, w: torch.Tensor, counts, seconds: float, *, final: bool = False,
                 f: float | None = None, grad_norm: float | None = None, usable: bool | None = None,
                 eigen=None) -> str | None:
-        """Measure at w; returns "certified" or "diverged" when the run must stop. An event first
-        seen here happened in (cost at the previous checkpoint, cost]. ``f``, ``grad_norm``,
-        ``usable`` and ``eigen`` may come precomputed (a batch's, :func:`observe_rows`)."""
+        """Measure at w; returns the event first seen here: "diverged", "certified" (the first
+        certification; it wins over an escape seen at the same checkpoint), "escaped" (the first
+        escape, not certified) or None. Which events end the run is the runner's stop rule
+        (bench.runner.STOP_RULES). An event first seen here happened in (cost at the previous
+        checkpoint, cost]. ``f``, ``grad_norm``, ``usable`` and ``eigen`` may come precomputed
+        (a batch's, :func:`observe_rows`)."""
         t0 = time.perf_counter()
         p = self.problem
         w64 = w.detach().to(p.device, p.dtype)
@@ -78,19 +81,21 @@ class Monitor:
         previous, self.previous_cost = self.previous_cost, cost
         if cert is None or not math.isfinite(cert.grad_norm):
             return "diverged"
+        event = None
         if self.escape is None and p.escaped(w64, f):
             self.escape = (cost, seconds)
             self.escape_bracket = (previous, cost)
+            event = "escaped"
         if cert.certified and self.certified_at is None:
             self.certified_at = (cost, counts.grad_calls, counts.hvp_calls, seconds)
             self.certified_bracket = (previous, cost)
-            return "certified"
-        return None
+            event = "certified"
+        return event
 
 
 def observe_rows(monitors: Sequence[Monitor], W: torch.Tensor, rows: Sequence[int], counts,
                  seconds: float) -> dict[int, str]:
-    """Observe the batch rows ``rows`` of W (S, d); returns row -> "certified" / "diverged".
+    """Observe the batch rows ``rows`` of W (S, d); returns row -> its event (Monitor.observe).
 
     f and grad f of every usable row come from one batched call (``loss_grad_rows``), so the
     gradient-norm gate (and the level, where the problem sets one) is one computation for the

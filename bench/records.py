@@ -6,7 +6,9 @@
   leaderboard.
 
 Schema versions: 1 (no ``harness_version``; read with ``harness_version = ""``), 2 (no
-``batch_size``; read as 1), 3 (no ``track``/``tuning``; read as "custom"), 4 (current).
+``batch_size``; read as 1), 3 (no ``track``/``tuning``; read as "custom"), 4 (no ``stop``,
+``tail_f_mean``, ``tail``: every run then stopped at its first certification, so it reads as
+stop "sosp" with no tail), 5 (current).
 The store that holds records is :mod:`bench.store`.
 """
 
@@ -18,9 +20,15 @@ import json
 import math
 from typing import Any, Iterable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 TRACKS = ("tuned", "defaults", "custom")
-STATUSES = ("certified", "budget_exhausted", "diverged", "error", "timeout", "harness_error")
+STATUSES = ("certified", "escaped", "budget_exhausted", "diverged", "error", "timeout",
+            "harness_error")
+#: when a run stops (bench.runner.RunTask.stop): "sosp" at its first certification (the
+#: leaderboard's rule), "escape" at its first escape checkpoint (or its first certification,
+#: if that comes first), "budget" only at its budget (certification and escape are recorded on
+#: the way, and f is averaged over the last TAIL_FRACTION of the budget: ``tail_f_mean``)
+STOP_RULES = ("sosp", "escape", "budget")
 
 
 @dataclasses.dataclass
@@ -93,6 +101,14 @@ class RunRecord:
     track: str = "custom"
     # for track "tuned": the tuning file (path, sha256) and the trial chosen for this family
     tuning: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # the stop rule (STOP_RULES); status "escaped" only under "escape". Under "budget" the final_*
+    # fields are at the budget and calls_to_sosp is still the first certification
+    stop: str = "sosp"
+    # stop "budget": the mean of f at the tail points (bench.runner.tail_points: evenly spaced
+    # costs over the last 10% of the budget), None unless the run reached its budget; ``tail``
+    # holds {"point": tail point, "cost": the checkpoint measured for it, "f": f there} lists
+    tail_f_mean: float | None = None
+    tail: dict[str, list] = dataclasses.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
@@ -100,12 +116,14 @@ class RunRecord:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.track not in TRACKS:
             raise ValueError(f"track must be one of {TRACKS}, got {self.track!r}")
+        if self.stop not in STOP_RULES:
+            raise ValueError(f"stop must be one of {STOP_RULES}, got {self.stop!r}")
 
     @property
     def key(self) -> str:
         return run_key(self.entry, self.entry_source_hash, self.problem, self.instance_seed,
                        self.init_seed, self.run_seed, self.profile, self.suite, self.suite_version,
-                       self.harness_version, self.track, self.hparams)
+                       self.harness_version, self.track, self.hparams, self.stop)
 
     def to_json(self) -> str:
         return json.dumps(_clean(dataclasses.asdict(self)), sort_keys=True, allow_nan=False)
@@ -128,7 +146,7 @@ class RunRecord:
 def run_key(entry: str, source_hash: str, problem: str, instance_seed: int, init_seed: int,
             run_seed: int, profile: str, suite: str, suite_version: str,
             harness_version: str = "", track: str = "custom",
-            hparams: dict[str, Any] | None = None) -> str:
+            hparams: dict[str, Any] | None = None, stop: str = "sosp") -> str:
     """Identity of a run: a store holding this key has the result (resume skips it).
 
     ``harness_version`` is :func:`bench.provenance.harness_version` of the code that runs it (a
@@ -136,7 +154,9 @@ def run_key(entry: str, source_hash: str, problem: str, instance_seed: int, init
     editing the harness or the problems then gives new keys, so results measured by other code
     are not resumed onto. ``""`` (schema-1 records, callers not passing it) gives exactly the
     schema-1 key. A ranked track (``tuned``, ``defaults``) adds the track and the hyperparameters
-    it resolved to, so the tracks of one entry, or two tuning files, never share a key.
+    it resolved to, so the tracks of one entry, or two tuning files, never share a key. A stop
+    rule other than "sosp" is added last, so a run stopped at its escape and one run to its
+    budget never resume onto each other (nor onto the "sosp" run, whose key is unchanged).
     """
     parts = [entry, source_hash, problem, instance_seed, init_seed, run_seed, profile, suite,
              suite_version]
@@ -144,6 +164,8 @@ def run_key(entry: str, source_hash: str, problem: str, instance_seed: int, init
         parts.append(harness_version)
     if track != "custom":
         parts += [track, json.dumps(hparams or {}, sort_keys=True, default=str)]
+    if stop != "sosp":
+        parts += ["stop", stop]
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:20]
 
 
@@ -209,6 +231,8 @@ def check_record_dict(data: Any) -> str | None:
         return f"status {_short(data['status'])} is not one of {', '.join(STATUSES)}"
     if data.get("track", "custom") not in TRACKS:
         return f"track {_short(data['track'])} is not one of {', '.join(TRACKS)}"
+    if data.get("stop", "sosp") not in STOP_RULES:
+        return f"stop {_short(data['stop'])} is not one of {', '.join(STOP_RULES)}"
     for k, v in data.get("counts", {}).items():
         if not _is_int(v):
             return f"counts[{k!r}] should be int, got {type(v).__name__} {_short(v)}"
@@ -253,5 +277,6 @@ def records_frame(records: Iterable[RunRecord]):
         d.pop("versions")
         d.pop("certificate")
         d.pop("tuning")
+        d.pop("tail")
         rows.append(d)
     return pd.DataFrame(rows)

@@ -13,6 +13,14 @@ certificate; every active row pays for every oracle call; a row that certifies o
 recorded at that checkpoint and retired (its counts freeze), and the batch goes on while any row
 runs. A batch's clock is shared: each record's seconds are the batch's optimizer seconds when
 that run ended, and ``batch_size`` says how many runs shared them.
+
+Stop rules (``RunTask.stop``, :data:`bench.records.STOP_RULES`): ``sosp`` ends a run at its
+first certifying checkpoint (the leaderboard's rule); ``escape`` at its first escape checkpoint
+(status ``escaped``), or at its first certification if that comes first; ``budget`` only at its
+budget: the first certification and escape are recorded on the way (``calls_to_sosp``,
+``escape_calls``), the final_* fields are measured at the budget, and f is also measured at the
+:func:`tail_points` (``TAIL_POINTS`` = 10 evenly spaced costs over the last ``TAIL_FRACTION`` =
+10% of the budget, uncounted, as the checkpoints are), whose mean is ``tail_f_mean``.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from bench.monitor import Monitor, observe_rows
 from bench.oracle import BudgetExhausted, Oracle
 from bench.profiles import Profile, fingerprint, run_device, versions
 from bench.provenance import harness_version
-from bench.records import RunRecord
+from bench.records import STOP_RULES, RunRecord
 from bench.sandbox import tune_malloc
 from problems import make_problem
 from problems.base import torch_seed
@@ -47,6 +55,8 @@ MAX_TRAJECTORY_POINTS = 160
 OPTIMIZER_STREAM = 3
 HARD_LIMIT_GRACE = 30.0  # seconds past the soft time limit before SIGALRM interrupts the step
 MAX_BATCH_ROWS = 256  # seeds per batch of a batched entry
+TAIL_FRACTION = 0.1  # stop rule "budget": f is averaged over this last fraction of the budget...
+TAIL_POINTS = 10  # ... at this many evenly spaced costs (tail_points)
 
 
 class RunTimeout(BaseException):
@@ -68,10 +78,18 @@ class RunTask:
     budget: int | None = None  # None -> the problem's
     time_limit: float = 600.0  # seconds of optimizer time
     sealed: bool = True  # False: in-process debugging run (its records are never published)
+    stop: str = "sosp"  # when the run ends: bench.records.STOP_RULES (module docstring)
+
+    def __post_init__(self):
+        if self.stop not in STOP_RULES:
+            raise ValueError(f"unknown stop rule {self.stop!r}: a run stops at its first "
+                             f"certification (sosp), its first escape (escape) or its budget "
+                             f"(budget); give one of {', '.join(STOP_RULES)}")
 
     def describe(self) -> str:
+        stop = "" if self.stop == "sosp" else f", stop at {self.stop}"
         return (f"{self.choice.label} on {self.problem} (instance {self.instance_seed}, "
-                f"init {self.init_seed}, run {self.run_seed})")
+                f"init {self.init_seed}, run {self.run_seed}{stop})")
 
 
 @contextlib.contextmanager
@@ -97,6 +115,15 @@ def _next_checkpoint(cost: int) -> int:
     return max(cost + 1, math.ceil(cost * (1 + RESOLUTION)))
 
 
+def tail_points(budget: int) -> list[int]:
+    """Stop rule "budget": the costs c_i = B - floor((TAIL_POINTS - i) TAIL_FRACTION B /
+    TAIL_POINTS), i = 1..TAIL_POINTS, evenly spaced over the last 10% of the budget B and ending
+    at B (fewer, without repeats, when B < TAIL_POINTS / TAIL_FRACTION). f is measured at the
+    first checkpoint at or after each; ``tail_f_mean`` is the mean over the points."""
+    step = TAIL_FRACTION * budget / TAIL_POINTS
+    return sorted({budget - math.floor((TAIL_POINTS - i) * step) for i in range(1, TAIL_POINTS + 1)})
+
+
 def _downsample(traj: dict[str, list], limit: int = MAX_TRAJECTORY_POINTS) -> dict[str, list]:
     n = len(traj["cost"])
     if n <= limit:
@@ -113,7 +140,7 @@ def is_batched(choice: EntryChoice) -> bool:
 
 
 _SHARED = ("problem", "instance_seed", "profile", "suite", "suite_version", "budget",
-           "time_limit", "sealed")
+           "time_limit", "sealed", "stop")
 
 
 def _entry_key(task: RunTask) -> tuple:
@@ -199,6 +226,12 @@ class _Run:
     finished: dict[int, tuple[float, int]] = dataclasses.field(default_factory=dict)  # seconds, steps
     seconds: float = 0.0
     steps: int = 0
+    tail_due: list[int] = dataclasses.field(default_factory=list)  # tail points not yet reached
+    tail: dict[int, dict[str, list]] = dataclasses.field(default_factory=dict)  # row -> measured
+
+    @property
+    def stop(self) -> str:
+        return self.batch.tasks[0].stop
 
     @property
     def open_rows(self) -> list[int]:
@@ -237,7 +270,11 @@ def _prepare(batch: SeedBatch) -> _Run:
                      row_overrides=overrides if rows_differ else None)
     seeds = [t.run_seed for t in tasks] if batch.batched else task.run_seed
     oracle = Oracle(problem, W0.clone(), seeds, budget)
-    return _Run(batch, problem, monitors, oracle, records, setup)
+    run = _Run(batch, problem, monitors, oracle, records, setup)
+    if task.stop == "budget":
+        run.tail_due = tail_points(budget)
+        run.tail = {r: {"point": [], "cost": [], "f": []} for r in range(len(tasks))}
+    return run
 
 
 def _new_record(task: RunTask, problem, certifier: Certifier, budget: int, batch_size: int,
@@ -257,7 +294,7 @@ def _new_record(task: RunTask, problem, certifier: Certifier, budget: int, batch
         hardware={**fingerprint(device), "profile": profile.name, "dtype": profile.dtype,
                   "threads": profile.threads, "device": device},
         versions=versions(), sealed=task.sealed, harness_version=harness_version(),
-        batch_size=batch_size,
+        batch_size=batch_size, stop=task.stop,
         created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
 
@@ -291,6 +328,11 @@ def _driver(run: _Run):
     return InProcessEntry(run.setup, oracle_for, STALL_STEPS)
 
 
+#: the monitor's events that end a run, by stop rule (divergence always does)
+ENDING_EVENTS = {"sosp": ("diverged", "certified"), "escape": ("diverged", "certified", "escaped"),
+                 "budget": ("diverged",)}
+
+
 def _observe(run: _Run, W: torch.Tensor, rows: list[int]) -> None:
     counts = run.oracle.counts
     if run.oracle.batched:
@@ -298,13 +340,37 @@ def _observe(run: _Run, W: torch.Tensor, rows: list[int]) -> None:
     else:
         event = run.monitors[0].observe(W, counts, run.seconds)
         events = {0: event} if event else {}
+    _record_tail(run, rows, counts.cost)
     for row, event in events.items():
+        if event not in ENDING_EVENTS[run.stop]:
+            continue
         message = ""
         if event == "diverged":
             message = (f"non-finite or exploding iterate at {counts.cost} sample gradients "
                        f"(f = {run.monitors[row].last_f:.4g}); the entry's step produced NaN/inf or "
                        f"|w| > {run.problem.divergence_radius:g}: lower its step size")
         run.end(row, event, message)
+
+
+def _record_tail(run: _Run, rows: list[int], cost: int, final: bool = False) -> None:
+    """Stop rule "budget": the f just measured stands for every tail point the cost has reached
+    (all remaining points when the run ended at its budget: the last iterate is the one there)."""
+    due = [c for c in run.tail_due if final or c <= cost]
+    if not due:
+        return
+    run.tail_due = [c for c in run.tail_due if c not in due]
+    for row in rows:
+        tail = run.tail[row]
+        for point in due:
+            tail["point"].append(point)
+            tail["cost"].append(cost)
+            tail["f"].append(run.monitors[row].last_f)
+
+
+def _next_target(run: _Run) -> int:
+    """The next checkpoint: 2% past the current cost, or the next tail point if sooner."""
+    target = min(_next_checkpoint(run.oracle.counts.cost), run.oracle.budget)
+    return min([target] + run.tail_due)
 
 
 def _drive(run: _Run, driver) -> None:
@@ -319,8 +385,7 @@ def _drive(run: _Run, driver) -> None:
         driver.start()
         _observe(run, run.setup.w0, run.open_rows)
         while run.open_rows:
-            counts = run.oracle.counts
-            target = min(_next_checkpoint(counts.cost), run.oracle.budget)
+            target = _next_target(run)
             snap = driver.advance(target, time.perf_counter() + max(0.0, limit - run.seconds))
             run.seconds += snap.seconds
             run.steps = snap.steps
@@ -331,11 +396,16 @@ def _drive(run: _Run, driver) -> None:
                     continue  # observed below as diverged
                 run.end(row, "error", why)
             _observe(run, snap.w, run.open_rows)
+            at_budget = not snap.stop_reason and (
+                snap.budget_spent or run.oracle.counts.cost >= run.oracle.budget)
+            if at_budget:
+                _record_tail(run, run.open_rows, run.oracle.counts.cost, final=True)
             for row in run.open_rows:
                 if snap.stop_reason:
                     run.end(row, "error", snap.stop_reason)
-                elif snap.budget_spent or run.oracle.counts.cost >= run.oracle.budget:
-                    run.end(row, "budget_exhausted")
+                elif at_budget:  # stop rule "budget": certified on the way, or not
+                    certified = run.monitors[row].certified_at is not None
+                    run.end(row, "certified" if certified else "budget_exhausted")
                 elif run.seconds > limit:
                     run.end(row, "timeout", f"time limit of {limit:.0f} s of optimizer time reached")
 
@@ -406,6 +476,11 @@ def _finish(run: _Run, row: int, driver) -> None:
     if monitor.escape:
         record.escape_calls, record.escape_seconds = monitor.escape
         record.escape_bracket = list(monitor.escape_bracket)
+    if run.stop == "budget":
+        tail = run.tail[row]
+        record.tail = tail
+        if status in ("certified", "budget_exhausted") and tail["f"] and not run.tail_due:
+            record.tail_f_mean = sum(tail["f"]) / len(tail["f"])
     record.final_f = monitor.last_f
     final = monitor.last_cert
     if final is not None and status not in ("diverged", "error", "timeout", "harness_error") \
@@ -449,7 +524,7 @@ def task_key(task: RunTask) -> str:
     return run_key(task.choice.label, task.choice.entry.source_hash(), canonical_id(task.problem),
                    task.instance_seed, task.init_seed, task.run_seed, task.profile.name, task.suite,
                    task.suite_version, harness_version(), task.choice.track,
-                   task.choice.hparams_for(family))
+                   task.choice.hparams_for(family), task.stop)
 
 
 def as_dict(task: RunTask) -> dict[str, Any]:
@@ -480,5 +555,6 @@ def failure_record(task: RunTask, status: str, message: str, wall_seconds: float
         status=status, message=message, wall_seconds=wall_seconds,
         hardware={**fingerprint(task.profile.device), "profile": task.profile.name},
         versions=versions(), sealed=task.sealed, harness_version=harness_version(),
+        stop=task.stop,
         created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **info)

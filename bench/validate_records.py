@@ -119,6 +119,9 @@ def check_records(sub: Submission, ctx: Context) -> tuple[Check, list]:
             bad(f"profile {r.profile}, validating profile {profile}")
         if r.status == "harness_error":
             bad("status harness_error (the harness failed, not the entry): re-run")
+        if r.stop != "sosp":
+            bad(f"stop rule {r.stop} (bench run --stop {r.stop}): the boards rank runs that stop "
+                f"at their first certified SOSP; re-run without --stop")
         if r.track not in RANKED_TRACKS:
             bad(f"track {r.track}: only the tuned and defaults tracks are published; drop the "
                 f"hyperparameters set by hand and run with --track tuned or --track defaults")

@@ -26,11 +26,12 @@ TABLE_COLUMNS = ["entry", "problem", "runs", "certified", "success_rate", "budge
 
 def publishable(records: Iterable[RunRecord]) -> tuple[list[RunRecord], int]:
     """(the records the leaderboard may publish, how many it refused): only runs whose entry
-    ran in a sealed worker (``sealed: true``); in-process debugging runs and records made
-    before runs were sealed are refused."""
+    ran in a sealed worker (``sealed: true``) and that stopped at their first certified SOSP
+    (stop rule ``sosp``, what the boards rank); in-process debugging runs, records made before
+    runs were sealed and runs with another stop rule (``bench run --stop``) are refused."""
     kept, refused = [], 0
     for r in records:
-        if r.sealed:
+        if r.sealed and r.stop == "sosp":
             kept.append(r)
         else:
             refused += 1
@@ -38,9 +39,10 @@ def publishable(records: Iterable[RunRecord]) -> tuple[list[RunRecord], int]:
 
 
 def run_identity(r: RunRecord) -> tuple:
-    """(entry, problem, seeds, profile, suite, suite version, track, harness version)."""
+    """(entry, problem, seeds, profile, suite, suite version, track, harness version, stop
+    rule)."""
     return (r.entry, r.problem, r.instance_seed, r.init_seed, r.run_seed, r.profile, r.suite,
-            r.suite_version, r.track, r.harness_version)
+            r.suite_version, r.track, r.harness_version, r.stop)
 
 
 def latest(records: Iterable[RunRecord]) -> list[RunRecord]:

@@ -865,8 +865,9 @@ def build_site(results: str | pathlib.Path = DEFAULT_RESULTS, out: str | pathlib
     records, refused = publishable(records)
     t_read = time.perf_counter() - t0
     if refused:
-        print(f"leaderboard: left out {refused} unsealed record(s) (in-process runs, or made "
-              f"before runs were sealed); re-run them with `bench run`", file=sys.stderr)
+        print(f"leaderboard: left out {refused} record(s) that are unsealed (in-process runs, or "
+              f"made before runs were sealed; re-run them with `bench run`) or did not stop at "
+              f"their first certified SOSP (`bench run --stop escape|budget`)", file=sys.stderr)
     if throughput is None:
         from bench.throughput import read_records
 
