@@ -2,10 +2,10 @@
 
 An entry's module is untrusted: importing it runs its module-level code. So the harness never
 imports it. It *locates* the entry's source (a built-in file in optimizers/, a file given by
-path, or an installed class such as ``torch.optim.Adam``), lints and hashes those files as text,
-and asks a sealed worker (:mod:`bench.sandbox`) to import the entry and *describe* it as plain
-data. The result is an :class:`EntryInfo`; the worker of each run imports the entry again from
-the same reference.
+path, or an installed class such as ``torch.optim.Adam``), lints those files and hashes their
+code (:func:`source_digest`), and asks a sealed worker (:mod:`bench.sandbox`) to import the
+entry and *describe* it as plain data. The result is an :class:`EntryInfo`; the worker of each
+run imports the entry again from the same reference.
 """
 
 from __future__ import annotations
@@ -173,7 +173,8 @@ def source_files(ref: Mapping[str, Any]) -> list[tuple[str, bytes]]:
 
 
 def source_digest(ref: Mapping[str, Any], sources: list[tuple[str, bytes]]) -> str:
-    """The entry's source hash (optimizers.base.digest_sources, as Entry.source_hash)."""
+    """The entry's source hash (optimizers.base.digest_sources, as Entry.source_hash): sha256 of
+    the code tokens of its files (comments, docstrings and blank lines dropped)."""
     from optimizers.base import digest_sources
 
     return digest_sources(sources, str(ref.get("target", ref.get("name"))),

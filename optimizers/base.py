@@ -10,6 +10,7 @@ error; it does not break discovery of the others.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib
 import inspect
@@ -149,8 +150,11 @@ class Entry:
         return {**self.defaults, **(overrides or {})}
 
     def source_hash(self) -> str:
-        """sha256 (first 16 hex digits) of the entry's source file and of the local helper modules
-        it imports, plus torch's version for entries that are torch.optim classes.
+        """sha256 (first 16 hex digits) of the code of the entry's source file and of the local
+        helper modules it imports, plus torch's version for an entry without a file of its own
+        whose optimizer is a torch.optim class (:func:`digest_sources`). The code is each file without its comments, docstrings and
+        blank lines (:func:`bench.provenance.code_tokens`): rewording prose keeps the hash,
+        changing a statement, a constant (metadata strings included) or a name changes it.
 
         Helpers are found statically (``ast``, nothing is imported), transitively:
         ``from optimizers import _x``, ``import optimizers._x``, ``from optimizers._x import y``
@@ -159,13 +163,15 @@ class Entry:
         package, ``import my_helper`` / ``from my_helper import y`` where ``my_helper.py`` (or the
         package ``my_helper/``) sits beside it. Each helper is hashed with its name, sorted by
         name. Files of installed packages (site-packages, the standard library) are hashed alone;
-        their package's version is their identity. An entry with no local helpers has the same
-        hash as before helpers were covered.
+        their package's version is their identity.
         """
         path = self.source_file or _source_file(self.optimizer)
         sources = _local_sources(pathlib.Path(path)) if path and pathlib.Path(path).is_file() else []
-        return digest_sources(sources, repr(self.optimizer),
-                              getattr(self.optimizer, "__module__", "").startswith("torch."))
+        # as the harness (bench.entry_info.source_digest): an entry file of its own is its
+        # identity, even when its optimizer is a torch class
+        torch_class = self.source_file is None and \
+            getattr(self.optimizer, "__module__", "").startswith("torch.")
+        return digest_sources(sources, repr(self.optimizer), torch_class)
 
     def metadata(self) -> dict[str, Any]:
         """Plain-data description for listings, records and the leaderboard."""
@@ -187,19 +193,45 @@ class Entry:
 
 def digest_sources(sources: list[tuple[str, bytes]], fallback: str, torch_class: bool) -> str:
     """sha256 (first 16 hex digits) of an entry's ``(name, bytes)`` sources, main file first,
-    helpers by name; ``fallback`` when there is no file; plus torch's version for torch classes."""
+    helpers by name, each through :func:`source_code`; ``fallback`` when there is no file; plus
+    torch's version for torch classes::
+
+        sha256( C(main) || for each helper h: "\\0helper\\0" name_h "\\0" len(C(h)) "\\0" C(h)
+                || torch.__version__ if torch_class )
+    """
     h = hashlib.sha256()
     if sources:
         (_, main), *helpers = sources
-        h.update(main)
+        h.update(source_code(main))
         for name, data in sorted(helpers):
-            h.update(b"\0helper\0" + name.encode() + b"\0" + str(len(data)).encode() + b"\0")
-            h.update(data)
+            code = source_code(data)
+            h.update(b"\0helper\0" + name.encode() + b"\0" + str(len(code)).encode() + b"\0")
+            h.update(code)
     else:
         h.update(fallback.encode())
     if torch_class:
         h.update(torch.__version__.encode())
     return h.hexdigest()[:16]
+
+
+#: prefix of a source hashed as raw bytes (not valid Python), so that it never hashes like code
+RAW_SOURCE_PREFIX = b"\0raw\0"
+
+
+@functools.lru_cache(maxsize=512)
+def source_code(data: bytes) -> bytes:
+    """C(data): what of a source file the hash covers -- its code tokens (comments, docstrings and
+    blank lines dropped, :func:`bench.provenance.code_tokens`), or, for a file that is not valid
+    UTF-8 Python (e.g. the placeholder of an unreadable helper), ``RAW_SOURCE_PREFIX`` + its raw
+    bytes: still deterministic, but then any byte counts."""
+    import tokenize
+
+    from bench.provenance import code_tokens
+
+    try:
+        return code_tokens(data)
+    except (SyntaxError, ValueError, tokenize.TokenError):  # UnicodeDecodeError is a ValueError
+        return RAW_SOURCE_PREFIX + data
 
 
 _IMPORTS_CACHE: dict[bytes, list[tuple[int, str, tuple[str, ...]]]] = {}  # sha256 -> imports
