@@ -14,7 +14,7 @@ discovery away).
   or gradient differences, for entries whose problem declares no smoothness;
 * :func:`single_param`: entries that use the closure's extra calls (full gradients, HVPs,
   ``same_sample``) work on the ONE flat parameter tensor the oracle evaluates;
-* :func:`lanczos_min`: smallest eigenpair through counted HVPs (SPEC.md C4).
+* :func:`lanczos_min`: smallest eigenpair through counted HVPs (Lanczos, full re-orthogonalization).
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ def sphere(shape, gen: torch.Generator, dtype, device) -> torch.Tensor:
 
 
 def ball(shape, radius: float, gen: torch.Generator, dtype, device) -> torch.Tensor:
-    """Uniform in the ball of radius ``radius``: r U^(1/d) z/||z|| (SPEC.md B10)."""
+    """Uniform in the ball of radius ``radius``: r U^(1/d) z/||z|| (the perturbation of PGD,
+    Jin et al. ICML 2017)."""
     d = int(torch.Size(shape).numel())
     u = torch.rand((), generator=gen, dtype=torch.float64)
     z = torch.randn(shape, generator=gen, dtype=torch.float64)
@@ -221,7 +222,7 @@ def batch_calls(closure, samples: int) -> int:
     return max(1, math.ceil(samples / closure.batch_size))
 
 
-# -- Lanczos (SPEC.md C4) ----------------------------------------------------------------------
+# -- Lanczos -----------------------------------------------------------------------------------
 def lanczos_min(hvp: Callable[[torch.Tensor], torch.Tensor], q1: torch.Tensor, k: int):
     """Smallest Ritz pair (theta, u) of k Lanczos steps with full re-orthogonalization.
 

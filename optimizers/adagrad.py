@@ -1,4 +1,4 @@
-r"""Adagrad (SPEC.md B9; ``torch.optim.Adagrad``):
+r"""Adagrad (``torch.optim.Adagrad``):
 :math:`s_t=s_{t-1}+g_t^2,\ w\leftarrow w-\eta\,g_t/(\sqrt{s_t}+\epsilon)`.
 
 Reference: Duchi, Hazan, Singer, JMLR 2011.
@@ -21,6 +21,5 @@ ENTRY = Entry(
     paper="Adaptive subgradient methods for online learning and stochastic optimization. JMLR 2011",
     url="https://jmlr.org/papers/v12/duchi11a.html",
     license="BSD-3-Clause (PyTorch)",
-    spec_section="B9",
     elementwise=True,
 )

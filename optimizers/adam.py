@@ -1,4 +1,4 @@
-r"""Adam (SPEC.md B6; ``torch.optim.Adam``):
+r"""Adam (``torch.optim.Adam``):
 :math:`m_t=\beta_1 m_{t-1}+(1-\beta_1)g_t,\ v_t=\beta_2 v_{t-1}+(1-\beta_2)g_t^2,\
 w \leftarrow w-\eta\,\hat m_t/(\sqrt{\hat v_t}+\epsilon)` with bias corrections.
 
@@ -21,6 +21,5 @@ ENTRY = Entry(
     paper="Adam: A method for stochastic optimization. ICLR 2015",
     url="https://arxiv.org/abs/1412.6980",
     license="BSD-3-Clause (PyTorch)",
-    spec_section="B6",
     elementwise=True,
 )

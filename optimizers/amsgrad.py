@@ -1,4 +1,4 @@
-r"""AMSGrad in the torch form (SPEC.md B8; ``torch.optim.Adam(amsgrad=True)``): Adam with
+r"""AMSGrad in the torch form (``torch.optim.Adam(amsgrad=True)``): Adam with
 :math:`v^{max}_t=\max(v^{max}_{t-1}, v_t)` in the denominator.
 
 Reference: Reddi, Kale, Kumar, "On the convergence of Adam and beyond", ICLR 2018.
@@ -20,6 +20,5 @@ ENTRY = Entry(
     paper="On the convergence of Adam and beyond. ICLR 2018",
     url="https://openreview.net/forum?id=ryQu7f-RZ",
     license="BSD-3-Clause (PyTorch)",
-    spec_section="B8",
     elementwise=True,
 )

@@ -112,9 +112,9 @@ class Entry:
         summary: one line: what the method does.
         authors, paper, url: where it comes from (``paper`` is a citation line).
         license: code license of the entry.
-        spec_section: section of SPEC.md it implements ("" for outside entries).
         oracle_class: "first-order" (gradients, function values) or "hvp" (also uses HVPs).
-        elementwise: whether the update acts coordinate-wise (seeds batchable, SPEC.md B18).
+        elementwise: whether the update acts coordinate-wise (then seeds can run batched, as
+            rows of one tensor).
     """
 
     name: str
@@ -126,7 +126,6 @@ class Entry:
     paper: str = ""
     url: str = ""
     license: str = "MIT"
-    spec_section: str = ""
     oracle_class: str = "first-order"
     elementwise: bool = True
     source_file: str | None = None
@@ -183,7 +182,6 @@ class Entry:
             "paper": self.paper,
             "url": self.url,
             "license": self.license,
-            "spec_section": self.spec_section,
             "oracle_class": self.oracle_class,
             "elementwise": self.elementwise,
             "defaults": dict(self.defaults),

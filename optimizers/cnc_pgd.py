@@ -1,4 +1,4 @@
-r"""CNC-PGD / "SGD-GD" (SPEC.md B14a; Daneshmand, Kohler, Lucchi, Hofmann 2018).
+r"""CNC-PGD / "SGD-GD" (Daneshmand, Kohler, Lucchi, Hofmann 2018).
 
 One ``step()`` is one iteration :math:`t` of::
 
@@ -117,6 +117,5 @@ ENTRY = Entry(
     paper="Escaping saddles with stochastic gradients. ICML 2018",
     url="https://arxiv.org/abs/1803.05999",
     license="MIT",
-    spec_section="B14a",
     elementwise=False,
 )

@@ -1,4 +1,4 @@
-r"""CNC-SGD, "SGD(T, t_thres, r, eta)" (SPEC.md B14b; Daneshmand, Kohler, Lucchi, Hofmann 2018).
+r"""CNC-SGD, "SGD(T, t_thres, r, eta)" (Daneshmand, Kohler, Lucchi, Hofmann 2018).
 
 .. math::  w_{t+1} = \begin{cases} w_t - r\,\nabla f_z(w_t) & t \bmod t_{thres} = 0\\
                                   w_t - \eta\,\nabla f_z(w_t) & \text{otherwise}\end{cases}
@@ -62,6 +62,5 @@ ENTRY = Entry(
     paper="Escaping saddles with stochastic gradients. ICML 2018",
     url="https://arxiv.org/abs/1803.05999",
     license="MIT",
-    spec_section="B14b",
     elementwise=True,
 )

@@ -1,5 +1,5 @@
-r"""Cubic-regularized Newton through Hessian-vector products, adaptive M (SPEC.md B15;
-Nesterov & Polyak 2006; ARC of Cartis, Gould, Toint; subproblem by gradient descent as in
+r"""Cubic-regularized Newton through Hessian-vector products, adaptive M (Nesterov &
+Polyak 2006; ARC of Cartis, Gould, Toint; subproblem by gradient descent as in
 Carmon & Duchi 2016).
 
 One ``step()`` is one outer iteration: with :math:`g=\nabla f(x)` and HVPs :math:`Hv`,
@@ -17,7 +17,7 @@ accept :math:`x\leftarrow x+s` and :math:`M\leftarrow\max(M/2,M_{min})` if
    :math:`s\leftarrow s-\eta_s(\tilde g+Hs+\tfrac M2\|s\|s)`, :math:`\eta_s=1/(4(\hat L+MR_c))`,
    at most ``max_sub_hvps`` (100) HVPs or until :math:`\|\nabla m(s)\|\le10^{-3}\|g\|`;
 3. zero-gradient saddle (:math:`\|g\|\le\varepsilon_g`): ``lanczos_steps`` Lanczos steps
-   (SPEC C4, full re-orthogonalization, random start) give :math:`(\lambda,v)`; if
+   (full re-orthogonalization, random start) give :math:`(\lambda,v)`; if
    :math:`\lambda<-\varepsilon_h` the eigen-step :math:`s=\pm\frac{2|\lambda|}{M}v` (sign
    :math:`-\mathrm{sign}(v^\top g)`, random when 0), else :math:`s=0` (an approximate SOSP: the
    step only re-evaluates the gradient).
@@ -192,7 +192,6 @@ ENTRY = Entry(
     paper="Cubic regularization of Newton method and its global performance. Math. Program. 2006",
     url="https://doi.org/10.1007/s10107-006-0706-8",
     license="MIT",
-    spec_section="B15",
     oracle_class="hvp",
     elementwise=False,
 )

@@ -1,4 +1,4 @@
-r"""Momentum annealing (SPEC.md B5; Liu, Chen, Zhou, Zhao, arXiv:1802.05155).
+r"""Momentum annealing (Liu, Chen, Zhou, Zhao, arXiv:1802.05155).
 
 Heavy ball with a time-varying momentum :math:`\mu_t` and the step :math:`\eta` fixed, in
 PyTorch form:
@@ -11,7 +11,8 @@ which for fixed :math:`\eta` is exactly Liu et al.'s Polyak form
 :math:`\mu_0=0.9\to\mu_{end}=0`:
 
 * ``step``: :math:`\mu_t=\mu_0` for :math:`t<t_1`, then :math:`\mu_{end}`;
-* ``linear``: :math:`\mu_0\to\mu_{end}` linearly on :math:`[t_1,t_2]` (= ``spa_beta_decay`` of B4);
+* ``linear``: :math:`\mu_0\to\mu_{end}` linearly on :math:`[t_1,t_2]` (the gradual decrease of
+  Defazio 2020);
 * ``cosine``: :math:`\mu_{end}+(\mu_0-\mu_{end})(1+\cos(\pi(t-t_1)/(t_2-t_1)))/2` on the window;
 * ``constant``: :math:`\mu_t=\mu_0` (baseline).
 
@@ -134,6 +135,5 @@ ENTRY = Entry(
           "diffusion approximations. arXiv:1802.05155, 2018",
     url="https://arxiv.org/abs/1802.05155",
     license="MIT",
-    spec_section="B5",
     elementwise=True,
 )

@@ -1,4 +1,4 @@
-r"""SGD + NEON negative-curvature extraction (SPEC.md B16; Xu, Rong, Yang 2018 "NEON";
+r"""SGD + NEON negative-curvature extraction (Xu, Rong, Yang 2018 "NEON";
 Allen-Zhu & Li 2018 "NEON2"), first-order only (finite-difference HVPs).
 
 One ``step()`` is one SGD step :math:`x\leftarrow x-\eta g` (``closure()``). After it, if the
@@ -97,7 +97,7 @@ class NEON(torch.optim.Optimizer):
         return dict(L=L, rho=rho, eps_g=eps_g, eps_h=eps_h)
 
     def nc_extract(self, closure, x, group, gen, facts):
-        """(v, lam_hat) or None (SPEC.md B16)."""
+        """(v, lam_hat): a negative-curvature direction and its curvature estimate, or None."""
         d = x.numel()
         r = group["r_nc"] or C.fd_step(x.dtype)
         eta = group["nc_lr"] or 1.0 / facts["L"]
@@ -168,7 +168,6 @@ ENTRY = Entry(
           "NeurIPS 2018",
     url="https://arxiv.org/abs/1711.01944",
     license="MIT",
-    spec_section="B16",
     oracle_class="first-order",
     elementwise=False,
 )

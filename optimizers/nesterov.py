@@ -1,4 +1,4 @@
-r"""Nesterov momentum, PyTorch form (SPEC.md B3):
+r"""Nesterov momentum, PyTorch form:
 :math:`b_t = \beta b_{t-1} + g_t,\ w_{t+1} = w_t - \eta (g_t + \beta b_t)`.
 
 Reference: Sutskever, Martens, Dahl, Hinton, ICML 2013; ``torch.optim.SGD(nesterov=True)``.
@@ -21,6 +21,5 @@ ENTRY = Entry(
     paper="On the importance of initialization and momentum in deep learning. ICML 2013",
     url="https://proceedings.mlr.press/v28/sutskever13.html",
     license="BSD-3-Clause (PyTorch)",
-    spec_section="B3",
     elementwise=True,
 )

@@ -1,4 +1,4 @@
-r"""Normalized gradient descent with noise, "Saddle-NGD" (SPEC.md B13; Levy 2016).
+r"""Normalized gradient descent with noise, "Saddle-NGD" (Levy 2016).
 
 .. math::  x_{t+1} = x_t - \eta\,\frac{g_t}{\max(\|g_t\|, \epsilon_{div})}
             + \mathbb 1[t \bmod N_0 = 0]\;\sigma_n\,\zeta_t,\qquad \zeta_t\sim\mathcal N(0, I_d/d),
@@ -8,10 +8,10 @@ over all parameters, and :math:`t=0,1,\dots`. Defaults: :math:`N_0=1` (slide for
 :math:`\sigma_n=\eta` (``sigma_n=None``), :math:`\epsilon_{div}=10^{-12}`. ``n0=None`` selects
 the variant ``levy_periodic``, :math:`N_0=\lceil\eta^{-1/2}\rceil`.
 
-**Unverified assumption**: the paper's :math:`N_0` and noise law were not verified (SPEC B13);
-``levy_periodic``'s :math:`N_0=\lceil\eta^{-1/2}\rceil` is an assumption. With constant
-:math:`\eta` the iterate oscillates at scale :math:`\eta`, so :math:`\eta` must be below about
-:math:`\varepsilon_g/L` for an SOSP certificate.
+**Unverified assumption**: the noise period :math:`N_0` and the noise law of Levy 2016 were not
+checked against the paper; ``levy_periodic``'s :math:`N_0=\lceil\eta^{-1/2}\rceil` is an
+assumption. With constant :math:`\eta` the iterate oscillates at scale :math:`\eta`, so
+:math:`\eta` must be below about :math:`\varepsilon_g/L` for an SOSP certificate.
 
 References: K. Y. Levy. The power of normalization: faster evasion of saddle points.
 arXiv:1611.04831, 2016.
@@ -80,6 +80,5 @@ ENTRY = Entry(
     paper="The power of normalization: faster evasion of saddle points. arXiv:1611.04831, 2016",
     url="https://arxiv.org/abs/1611.04831",
     license="MIT",
-    spec_section="B13",
     elementwise=False,
 )

@@ -1,4 +1,4 @@
-r"""Perturbed gradient descent, PGD (SPEC.md B10; Jin, Ge, Netrapalli, Kakade, Jordan 2017, Alg. 2).
+r"""Perturbed gradient descent, PGD (Jin, Ge, Netrapalli, Kakade, Jordan 2017, Alg. 2).
 
 One ``step()`` is one iteration :math:`t` of::
 
@@ -223,7 +223,6 @@ ENTRY = Entry(
     paper="How to escape saddle points efficiently. ICML 2017",
     url="https://arxiv.org/abs/1703.00887",
     license="MIT",
-    spec_section="B10",
     oracle_class="first-order",
     elementwise=False,
 )

@@ -1,4 +1,4 @@
-r"""Noisy (perturbed) SGD, PSGD (SPEC.md B11; Ge, Huang, Jin, Yuan 2015, Alg. 1).
+r"""Noisy (perturbed) SGD, PSGD (Ge, Huang, Jin, Yuan 2015, Alg. 1).
 
 .. math::  w_{t+1} = w_t - \eta\,(g_t + \sigma_n n_t),
 
@@ -9,7 +9,7 @@ with :math:`g_t` the minibatch gradient of ``closure()`` at :math:`w_t` and
 * ``noise="gauss"`` (``psgd_gauss``): :math:`n_t \sim \mathcal N(0, I_d/d)`, so
   :math:`\mathbb E\|n_t\|^2 = 1`.
 
-:math:`\sigma_n=1` is the paper's choice; SPEC sweeps :math:`\sigma_n\in\{10^{-3},..,1\}`.
+:math:`\sigma_n=1` is the paper's choice; the search space spans :math:`\sigma_n\in[10^{-3},1]`.
 The noise comes from a generator kept in ``self.state`` (seeded from torch's global RNG on the
 first step), so seeded runs are deterministic and ``load_state_dict`` resumes the stream.
 
@@ -75,6 +75,5 @@ ENTRY = Entry(
     paper="Escaping from saddle points - online stochastic gradient for tensor decomposition. COLT 2015",
     url="https://arxiv.org/abs/1503.02101",
     license="MIT",
-    spec_section="B11",
     elementwise=False,
 )

@@ -1,4 +1,4 @@
-r"""RMSProp (SPEC.md B7; ``torch.optim.RMSprop``):
+r"""RMSProp (``torch.optim.RMSprop``):
 :math:`v_t=\alpha v_{t-1}+(1-\alpha)g_t^2,\ w\leftarrow w-\eta\,g_t/(\sqrt{v_t}+\epsilon)`.
 
 Reference: Tieleman & Hinton 2012 (Coursera lecture 6.5); Staib et al., ICML 2019.
@@ -20,6 +20,5 @@ ENTRY = Entry(
     paper="Lecture 6.5 - RMSProp. COURSERA: Neural networks for machine learning, 2012",
     url="https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf",
     license="BSD-3-Clause (PyTorch)",
-    spec_section="B7",
     elementwise=True,
 )

@@ -1,4 +1,4 @@
-r"""SGD (SPEC.md B1): :math:`w_{t+1} = w_t - \eta g_t`, g_t a minibatch gradient.
+r"""SGD: :math:`w_{t+1} = w_t - \eta g_t`, g_t a minibatch gradient.
 
 Reference: Robbins & Monro 1951; ``torch.optim.SGD``.
 """
@@ -19,6 +19,5 @@ ENTRY = Entry(
     paper="A stochastic approximation method. Ann. Math. Statist. 1951",
     url="https://pytorch.org/docs/stable/generated/torch.optim.SGD.html",
     license="BSD-3-Clause (PyTorch)",
-    spec_section="B1",
     elementwise=True,
 )

@@ -1,4 +1,4 @@
-r"""Heavy-ball momentum, PyTorch form (SPEC.md B2; Wang et al. Alg. 1):
+r"""Heavy-ball momentum, PyTorch form (Wang et al. Alg. 1):
 :math:`m_t = \beta m_{t-1} + g_t,\ w_{t+1} = w_t - \eta m_t`; effective step
 :math:`\eta/(1-\beta)`.
 
@@ -22,6 +22,5 @@ ENTRY = Entry(
     paper="Escaping saddle points faster with stochastic momentum. ICLR 2020",
     url="https://openreview.net/forum?id=rkeNfp4tPr",
     license="BSD-3-Clause (PyTorch)",
-    spec_section="B2",
     elementwise=True,
 )

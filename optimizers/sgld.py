@@ -1,4 +1,4 @@
-r"""Stochastic gradient Langevin dynamics, SGLD (SPEC.md B12; Zhang, Liang, Charikar 2017).
+r"""Stochastic gradient Langevin dynamics, SGLD (Zhang, Liang, Charikar 2017).
 
 .. math::  x_{k+1} = x_k - \eta\,g(x_k) + \sqrt{2\eta/\xi}\;w_k,\qquad w_k\sim\mathcal N(0, I_d),
 
@@ -102,9 +102,8 @@ ENTRY = Entry(
     paper="A hitting time analysis of stochastic gradient Langevin dynamics. COLT 2017",
     url="https://arxiv.org/abs/1702.05575",
     license="MIT",
-    spec_section="B12",
-    # The update is elementwise (SPEC B18), but the noise comes from one generator per run and
-    # the sigma_ref estimate averages over the whole parameter: seeds run alone until the noise
-    # has per-row generators.
+    # The update is elementwise (seeds could run as rows of one tensor), but the noise comes
+    # from one generator per run and the sigma_ref estimate averages over the whole parameter:
+    # seeds run alone until the noise has per-row generators.
     elementwise=False,
 )

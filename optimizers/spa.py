@@ -1,4 +1,4 @@
-r"""Stochastic primal averaging, SPA (SPEC.md B4; Defazio 2020, arXiv:2010.00406).
+r"""Stochastic primal averaging, SPA (Defazio 2020, arXiv:2010.00406).
 
 .. math::  z_{k+1} = z_k - \eta_k\,g(x_k),\qquad x_{k+1} = (1-c_{k+1})\,x_k + c_{k+1}\,z_{k+1},
            \qquad z_0 = x_0,
@@ -104,6 +104,5 @@ ENTRY = Entry(
           "non-convex optimization. arXiv:2010.00406, 2020",
     url="https://arxiv.org/abs/2010.00406",
     license="MIT",
-    spec_section="B4",
     elementwise=True,
 )

@@ -1,5 +1,5 @@
-r"""SGD with stochastic heavy-ball momentum and a periodic large step (SPEC.md B14c;
-Wang, Lin, Abernethy 2020, Alg. 2).
+r"""SGD with stochastic heavy-ball momentum and a periodic large step (Wang,
+Lin, Abernethy 2020, Alg. 2).
 
 .. math::  m_t = \beta m_{t-1} + g_t\ (m_{-1}=0),\qquad
            \hat\eta_t = \begin{cases} r & t \bmod \mathcal T_{thred} = 0\\ \eta & \text{otherwise}\end{cases},
@@ -10,7 +10,8 @@ zero-state jump). ``lr`` and ``momentum`` are (:math:`\eta`, :math:`\beta`) in P
 :meth:`WangMomentum.effective_lr` reports :math:`\eta/(1-\beta)`. Defaults:
 :math:`r=\text{r\_factor}\cdot\eta`, ``r_factor=10`` (``r=None``; a number given as ``r`` is
 the large step), :math:`\mathcal T_{thred}=100`. The authors' code perturbs only when an oracle
-says :math:`\lambda_{\min}<-0.005`; SPEC says not to replicate that shortcut, and we do not.
+says :math:`\lambda_{\min}<-0.005`; a first-order method has no such oracle, so that shortcut
+is not replicated here.
 
 References: J.-K. Wang, C.-H. Lin, J. Abernethy. Escaping saddle points faster with stochastic
 momentum. ICLR 2020.
@@ -36,7 +37,7 @@ class WangMomentum(torch.optim.Optimizer):
                                       r_factor=r_factor))
 
     def effective_lr(self, group: int = 0) -> float:
-        """eta / (1 - beta) of a parameter group (SPEC.md B0)."""
+        """eta / (1 - beta) of a parameter group."""
         g = self.param_groups[group]
         return g["lr"] / (1.0 - g["momentum"])
 
@@ -77,6 +78,5 @@ ENTRY = Entry(
     paper="Escaping saddle points faster with stochastic momentum. ICLR 2020",
     url="https://openreview.net/forum?id=rkeNfp4tPr",
     license="MIT",
-    spec_section="B14c",
     elementwise=True,
 )

@@ -66,8 +66,9 @@ def test_lanczos_agrees_with_scipy_eigsh_on_a_dense_spectrum():
     assert res2.theta == pytest.approx(ref2, abs=1e-3)
 
 
-def test_kw_count_matches_spec_example():
-    # SPEC.md C4: L=1, eps_h=0.01, d=1000, delta=0.01 gives k >= 61.02 ("61" there), so 62
+def test_kw_count_matches_the_worked_example():
+    # k >= 1/2 + ln(1.648 sqrt(d)/delta) / (2 sqrt(eps_h/(2L))) (Kuczynski-Wozniakowski 1992 applied
+    # to L I - H) at L=1, eps_h=0.01, d=1000, delta=0.01 is k >= 61.02, so 62
     assert kw_iterations(1000, 0.01, 1.0, 0.01) == 62
 
 

@@ -217,8 +217,8 @@ def test_failure_probability_is_the_union_over_gated_lanczos_checks():
     assert checkpoints + 1 <= default.max_checks
 
 
-def test_kw_error_matches_spec_count():
-    # SPEC.md C4 example: d = 1000, delta = 0.01, relative accuracy 0.01/2 -> k = 62
+def test_kw_error_matches_the_worked_count():
+    # Kuczynski-Wozniakowski 1992 at d = 1000, delta = 0.01, relative accuracy 0.01/2 -> k = 62
     assert kw_error(1000, 62, 0.01) <= 0.005 < kw_error(1000, 61, 0.01)
 
 

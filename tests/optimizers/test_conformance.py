@@ -47,7 +47,7 @@ FIRST_STEP_EXEMPT = {
     "cnc-sgd": "t mod t_thres == 0 at t=0: a large step r",
     "wang-momentum": "t mod T_thred == 0 at t=0: a large step r",
     "cubic-newton": "Newton-type steps are not comparable across iterations",
-    "rmsprop": "torch semantics: v_0 = 0 without bias correction (SPEC B7 documents the 10x step)",
+    "rmsprop": "torch semantics: v_0 = 0 without bias correction, a first step of lr/sqrt(1 - alpha) = 10 lr",
     "adagrad": "s_0 = 0: the first step is lr * sign(g) by design",
     "adam": "bias-corrected first step is lr * sign(g), larger than later noisy-averaged steps",
     "amsgrad": "as adam",
