@@ -235,15 +235,18 @@ def source_code(data: bytes) -> bytes:
 _IMPORTS_CACHE: dict[bytes, list[tuple[int, str, tuple[str, ...]]]] = {}  # sha256 -> imports
 
 
-def _local_sources(path: pathlib.Path) -> list[tuple[str, bytes]]:
+def _local_sources(path: pathlib.Path,
+                   package: pathlib.Path | None = None) -> list[tuple[str, bytes]]:
     """``[(name, bytes)]`` of ``path`` (first) and, transitively, the local modules it imports
     (see :meth:`Entry.source_hash`). Names are stable across machines: ``optimizers/<rel>`` for
-    modules of this package, else the path relative to the entry file's folder."""
+    modules of this package, else the path relative to the entry file's folder. ``package``:
+    the folder that ``optimizers`` imports resolve to (this package's; another checkout of it,
+    e.g. one from an older commit, to hash the sources as they were)."""
     import ast
     import os
     import sysconfig
 
-    folder = pathlib.Path(__file__).resolve().parent
+    folder = (package or pathlib.Path(__file__).parent).resolve()
     paths = sysconfig.get_paths()
     installed = {pathlib.Path(paths[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")
                  if k in paths}
