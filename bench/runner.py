@@ -256,7 +256,7 @@ def _prepare(batch: SeedBatch) -> _Run:
     cert_problem = problem if dtype == torch.float64 else make_problem(
         task.problem, task.instance_seed, dtype=torch.float64, device=device)
     budget = int(task.budget or problem.budget)
-    w0 = [problem.initial_point(t.init_seed).clone() for t in tasks]
+    w0 = [problem.start_point(t.init_seed).clone() for t in tasks]
     W0 = torch.stack(w0) if batch.batched else w0[0]
     monitors, records = [], []
     for t in tasks:

@@ -287,7 +287,7 @@ def measure(entry, problem, rows: int, *, timer: Timer, warmup: int, steps: int 
     from bench.oracle import Oracle
 
     torch.manual_seed(0)
-    w0 = problem.initial_point(0)
+    w0 = problem.start_point(0)
     w = w0.clone() if rows == 1 else w0.expand(rows, -1).clone()
     seeds: Any = 0 if rows == 1 else list(range(rows))
     optimizer = build_optimizer(entry, [w], problem.family)

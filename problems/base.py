@@ -25,6 +25,20 @@ value fails before any run starts and one instance has one id (``rotate=1`` -> `
 family (an unnormalized N(0, I) perturbation, a perturbation of exact length, a per-coordinate
 scale...): each family's option help says exactly how it is used.
 
+Every family also has the :data:`BASE_OPTIONS` (merged in by ``problems.registry.register``):
+
+* ``start``: where runs start (:meth:`Problem.start_point`). ``default`` is the family's own
+  start (:meth:`Problem.initial_point`, shaped by its ``init``/``init_delta`` options);
+  ``saddle`` is exactly the designated saddle w_s; ``minimum`` is a global minimum the family
+  knows (:meth:`Problem.minimum_point`; refused, naming the families that know one, elsewhere);
+  ``random`` is the family's own random start where it has one (``Problem.start_spellings``).
+  A start that the family's own options already spell (``start=saddle`` is
+  ``init=exact`` in phase-retrieval, ``init_delta=0`` in tensor...) is rewritten to that
+  spelling, so that one start has one id.
+* ``escape_delta``: Delta_esc of the escape test f(w) <= f_s - Delta_esc (default: the
+  family's). A family with a projection test says what it means there (quad-saddle: the radius
+  R at which one negative direction has descended by Delta_esc).
+
 Batched rows (:mod:`problems.batch`): ``loss_rows``, ``grad_rows``, ``loss_grad_rows``,
 ``hvp_rows``, ``sample_loss_grad_rows``, ``sample_loss_rows`` and ``sample_hvp_rows`` evaluate S
 points at once, one per row of an (S, d) tensor (and one call's sample per row), each row bitwise
@@ -225,6 +239,21 @@ class Option:
         return value
 
 
+START_CHOICES = ("default", "saddle", "minimum", "random")
+#: options every family has (problems.registry.register merges them into ``cls.options``)
+BASE_OPTIONS = {
+    "start": Option(str, "default", choices=START_CHOICES, help=(
+        "where runs start: default (the family's start), saddle (exactly w_s), minimum (a global "
+        "minimum, in families that know one) or random (the family's random start, where it has "
+        "one)")),
+    "escape_delta": Option(float, None, min=0.0, min_exclusive=True, help=(
+        "Delta_esc: a run has escaped once f(w) <= f_s - escape_delta (none: the family's value; "
+        "families with a projection test say how they use it)")),
+}
+#: the family options that shape the default start (left at their defaults with another start)
+START_SHAPING = ("init", "init_delta")
+
+
 class Problem(BatchedRows, abc.ABC):
     """Base class of every SaddleBench problem. Subclasses set the class attributes below,
     fill the instance attributes in ``__init__`` and implement the abstract methods; the
@@ -239,6 +268,12 @@ class Problem(BatchedRows, abc.ABC):
         reference: the papers the family comes from (one line).
         control: True for a family that has no strict saddle to escape (a convergence control,
             e.g. ``halfspace-blobs``); suites and the site keep controls out of the ranking.
+        start_spellings: ``start`` value -> the family's own option values that give that start
+            (``{"saddle": {"init": "exact"}, "random": {"init": "paper"}}``); such a ``start`` is
+            rewritten to them (one id per start). A ``random`` start exists only where listed.
+            :meth:`start_spellings_at` may make it depend on the size.
+        minimum_known: whether :meth:`minimum_point` gives a global minimum (``start=minimum``);
+            by default it returns the instance attribute ``minimizer``.
 
     Instance attribute ``certificate_level`` (None by default): a sublevel bound of the SOSP
     certificate. Where it is set, a point is certified only if also f(w) <= certificate_level
@@ -252,6 +287,8 @@ class Problem(BatchedRows, abc.ABC):
     options: ClassVar[Mapping[str, Option]] = {}
     reference: ClassVar[str] = ""
     control: ClassVar[bool] = False
+    start_spellings: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    minimum_known: ClassVar[bool] = False
 
     # Filled by __init__ of subclasses.
     dim: int
@@ -260,7 +297,6 @@ class Problem(BatchedRows, abc.ABC):
     eps_g: float
     eps_h: float
     budget: int  # in sample gradients (IFO units)
-    saddle: Saddle
     f_star: float | None
     cnc_gamma: float | None  # CNC constant E<grad f_i(w_s), v_min>^2 where known
     per_sample_grad_zero_at_saddle: bool = False
@@ -303,7 +339,40 @@ class Problem(BatchedRows, abc.ABC):
                     f"`bench list problems --family {cls.family}` lists them with their meaning.")
         values = {name: opt.coerce(cls.family, name, given[name]) if name in given else opt.default
                   for name, opt in cls.options.items()}
-        return cls.check_options(size, values)
+        return cls.check_options(size, cls._resolve_start(size, values))
+
+    @classmethod
+    def start_spellings_at(cls, size: str) -> Mapping[str, Mapping[str, Any]]:
+        """``start_spellings`` at ``size`` (a family whose default start is the saddle only at
+        some sizes overrides this)."""
+        return cls.start_spellings
+
+    @classmethod
+    def _resolve_start(cls, size: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Check option ``start`` and rewrite it to the family's own spelling where one exists."""
+        start = values.get("start", "default")
+        if start == "default":
+            return values
+        shaped = [n for n in START_SHAPING if n in cls.options
+                  and not _same_value(values[n], cls.options[n].default)]
+        if shaped:
+            raise cls._option_error(size, f"start={start} replaces the family's default start, "
+                                          f"which {', '.join(shaped)} shapes; drop "
+                                          f"{', '.join(shaped)} or drop start")
+        spelled = cls.start_spellings_at(size).get(start)
+        if spelled is not None:
+            return {**values, **spelled, "start": "default"}
+        if start == "random":
+            having = [f"{name} (start=random is {_spell(fam.start_spellings['random'])})"
+                      for name, fam in _families().items() if "random" in fam.start_spellings]
+            raise cls._option_error(size, f"start=random: {cls.family} has no random start of its "
+                                          f"own; families with one: {', '.join(having)}")
+        if start == "minimum" and not cls.minimum_known:
+            having = [name for name, fam in _families().items() if fam.minimum_known]
+            raise cls._option_error(size, f"start=minimum: {cls.family} knows no global minimum "
+                                          f"(f* is not known in closed form); families that know "
+                                          f"one: {', '.join(having)}")
+        return values
 
     @classmethod
     def check_options(cls, size: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -382,7 +451,27 @@ class Problem(BatchedRows, abc.ABC):
     def sample_hvp(self, w: torch.Tensor, v: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
         """Hess f_B(w) v for one call's sample."""
 
-    # ------------------------------------------------------------------ escape
+    # ------------------------------------------------------------------ saddle and escape
+    @property
+    def saddle(self) -> Saddle:
+        """The designated saddle; its ``escape_delta`` is option ``escape_delta`` when given."""
+        return self._saddle
+
+    @saddle.setter
+    def saddle(self, value: Saddle) -> None:
+        delta = getattr(self, "option_values", {}).get("escape_delta")
+        self._saddle = value if delta is None else dataclasses.replace(value, escape_delta=float(delta))
+
+    def check_instance(self) -> None:
+        """Checks that need the built instance (``problems.make_problem`` runs them): a given
+        ``escape_delta`` must lie below f_s - f* where f* is known, else no point escapes."""
+        delta = self.option_values.get("escape_delta")
+        if delta is not None and self.f_star is not None and delta >= self.saddle.value - self.f_star:
+            raise self._option_error(self.size, (
+                f"escape_delta={_format_value(delta)} is not below f_s - f* = "
+                f"{self.saddle.value - self.f_star:.6g} of instance {self.instance_seed}: no point "
+                f"lies that far below the saddle, so no run would escape; give a smaller value"))
+
     def escaped(self, w: torch.Tensor, f: float) -> bool:
         """Whether w has left the saddle (the f-level test): f(w) <= f_s - escape_delta.
 
@@ -391,9 +480,32 @@ class Problem(BatchedRows, abc.ABC):
         return f <= self.saddle.value - self.saddle.escape_delta
 
     # ------------------------------------------------------------------ start point
+    def start_point(self, init_seed: int) -> torch.Tensor:
+        """Where a run starts (option ``start``): the family's :meth:`initial_point` (default),
+        exactly w_s (saddle) or :meth:`minimum_point` (minimum). A new tensor each call."""
+        start = self.option_values.get("start", "default")
+        if start == "default":
+            return self.initial_point(init_seed)
+        if start == "saddle":
+            return self.saddle.point.clone()
+        if start == "minimum":
+            return self.minimum_point().to(self.device, self.dtype).clone()
+        raise ValueError(f"{self.id}: start={start} has no start point here (resolve_options "
+                         f"rewrites it to the family's own spelling)")
+
+    def minimum_point(self) -> torch.Tensor:
+        """A global minimum w* with f(w*) = f* (``start=minimum``): the instance attribute
+        ``minimizer`` (families with ``minimum_known``)."""
+        w = getattr(self, "minimizer", None)
+        if w is None:
+            raise self._option_error(self.size, f"start=minimum: this instance of {self.family} "
+                                                f"knows no global minimum")
+        return w
+
     @abc.abstractmethod
     def initial_point(self, init_seed: int) -> torch.Tensor:
-        """Start point at or near the saddle (each family says where); deterministic in ``init_seed``."""
+        """The family's own start at or near the saddle (each family says where); deterministic
+        in ``init_seed``. Runs start at :meth:`start_point`."""
 
     def perturbed_origin(self, init_seed: int) -> torch.Tensor:
         """w_0 = delta * zeta, zeta ~ N(0, I_d) from ``init_seed``, delta = option ``init_delta``
@@ -450,3 +562,14 @@ def _format_value(value: Any) -> str:
     if isinstance(value, float) and math.isfinite(value) and value == int(value) and abs(value) < 1e15:
         return repr(value)
     return str(value)
+
+
+def _spell(values: Mapping[str, Any]) -> str:
+    """``init=paper`` for {"init": "paper"}; ``the default start`` for {}."""
+    return ",".join(f"{k}={_format_value(v)}" for k, v in sorted(values.items())) or "the default start"
+
+
+def _families() -> dict[str, type[Problem]]:
+    from .registry import families
+
+    return families()

@@ -158,8 +158,9 @@ class HalfspaceSym(_SigmoidLoss):
         :math:`\lambda_{\min} = H_{22} < 0` of multiplicity k: the negatives pull w off the e_1
         axis in either direction. f* comes from L-BFGS started at
         :math:`w_s + 0.5\sum_j e_{j+1}` (all 2^k sign patterns are equivalent). Start: w_s itself
-        (SGD escapes from it; option ``init_delta`` starts at distance exactly delta). A run has
-        escaped once f(w) <= f_s - (f_s - f*)/2.
+        (SGD escapes from it; option ``init_delta`` starts at distance exactly delta).
+        ``start=minimum`` (reg > 0) starts at that L-BFGS minimizer, the point that defines f*
+        (a minimum to the solver's precision). A run has escaped once f(w) <= f_s - (f_s - f*)/2.
 
     Certificate and budget:
         eps_h = 0.1 |lambda_min(w_s)|. eps_g follows the noise-floor rule: the per-sample
@@ -191,6 +192,8 @@ class HalfspaceSym(_SigmoidLoss):
     reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (CNC); the data set is this project's"
 
     P, P_NEG, Q = 1.0, 0.5, 1.0
+    start_spellings = {"saddle": {"init_delta": 0.0}}  # the default start is w_s
+    minimum_known = True  # by L-BFGS, where reg > 0
     LR_REFERENCE = 0.05
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
@@ -248,6 +251,13 @@ class HalfspaceSym(_SigmoidLoss):
         self.saddle = Saddle(self.saddle.point, f_s, float(lam), escape_delta=escape)
         self.budget = cfg["budget"]
 
+    @classmethod
+    def check_options(cls, size, values):
+        if values["start"] == "minimum" and values["reg"] == 0:
+            raise cls._option_error(size, "start=minimum needs reg > 0: with reg=0 the infimum "
+                                          "f = 0.1 is not attained (there is no minimum to start at)")
+        return values
+
     def initial_point(self, init_seed):
         w0 = self._w_s.copy()
         delta = float(self.option_values["init_delta"])
@@ -288,8 +298,9 @@ class HalfspaceBlobs(_SigmoidLoss):
         a plain start point: w_s = 0 (f = 1/2; the Hessian there is lambda_reg I since
         phi''(0) = 0, so lambda_min = +1e-3; the gradient is nonzero;
         ``saddle_is_critical = False``, lambda_min recorded as None). Escape means
-        f <= f(0) - (f(0) - f*)/2. f* comes from L-BFGS. Use it for the CNC-lemma check at random
-        points and as a plain convergence problem.
+        f <= f(0) - (f(0) - f*)/2. f* comes from L-BFGS; ``start=minimum`` starts at its
+        minimizer. Use it for the CNC-lemma check at random points and as a plain convergence
+        problem.
 
     Certificate and budget:
         eps_h = 1e-3 (there is no negative curvature to certify); eps_g by the noise-floor rule of
@@ -312,6 +323,8 @@ class HalfspaceBlobs(_SigmoidLoss):
     reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018 (authors' notebook data)"
     control = True  # no strict saddle: a convergence control, not ranked
     saddle_is_critical = False
+    start_spellings = {"saddle": {"init_delta": 0.0}}  # the default start is w = 0
+    minimum_known = True  # by L-BFGS
     LR_REFERENCE = 0.05
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):

@@ -44,7 +44,8 @@ class MatrixSensing(Problem):
         cannot leave it. The global minima are :math:`U^\star R` (R orthogonal) with f* = 0
         (noise-free measurements). Start (option ``init``): ``perturbed`` (default;
         :math:`U_0 = \delta\,G/\|G\|_F`, :math:`\delta = 10^{-3}\|U^\star\|_F`) or ``exact``
-        (U_0 = 0: a trap, a control). A run has escaped once f(U) <= f_s / 2.
+        (U_0 = 0: a trap, a control); ``start=saddle`` is ``init=exact``, ``start=random`` is
+        the default, and ``start=minimum`` starts at U*. A run has escaped once f(U) <= f_s / 2.
 
     Certificate and budget:
         eps_g = 1e-4; eps_h = 0.2 lambda_max(S_hat) = 0.1 |lambda_min|. Reference step 5e-3
@@ -75,6 +76,8 @@ class MatrixSensing(Problem):
             "condition number of M* = U* U*^T (singular values linspace(1, 1/kappa, r))")),
     }
     reference = "Bhojanapalli, Neyshabur, Srebro, NeurIPS 2016; Ge, Jin, Zheng, ICML 2017"
+    start_spellings = {"saddle": {"init": "exact"}, "random": {}}  # random: the default start
+    minimum_known = True  # U*
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)

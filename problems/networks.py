@@ -71,8 +71,10 @@ class DeepLinear(Problem):
         (:math:`W_l \sim \delta\,\mathcal N(0, 1/\text{fan-in})`, delta = 1e-3: the plateau near
         W = 0) or ``exact`` (w_s; a trap at W = 0). ``init_delta`` = none means the default of
         the init (so init_delta=1e-4 with init=saddle is written without it); it is refused with
-        init=exact, and init=saddle with init_delta=0 is written init=exact. A run has escaped
-        once f(w) <= f_s - (f_s - f*)/2.
+        init=exact, and init=saddle with init_delta=0 is written init=exact. ``start=saddle`` is
+        ``init=exact``, ``start=random`` is ``init=small``, and ``start=minimum`` starts at the
+        balanced factorization of the best rank-p approximation. A run has escaped once
+        f(w) <= f_s - (f_s - f*)/2.
 
     Certificate and budget:
         The rules are the same for both saddle options and come from the wrong-subspace saddle
@@ -129,6 +131,8 @@ class DeepLinear(Problem):
     }
     reference = "Kawaguchi, NeurIPS 2016; Saxe, McClelland, Ganguli, ICLR 2014"
     GAP_FRACTION = 0.01  # eps_g: f - f* <= this fraction of the saddle-to-minimum gap
+    start_spellings = {"saddle": {"init": "exact"}, "random": {"init": "small"}}
+    minimum_known = True  # the balanced factorization of the best rank-p approximation
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
@@ -392,8 +396,10 @@ class MLPDigits(Problem):
         :math:`C = \frac1n\sum_i (e_{y_i} - \hat\pi)\,x_i^\top`, independent of h. The per-sample
         gradients in the (W_1, b_1, W_2) blocks vanish at theta_s (gamma = 0), so the default
         start is :math:`\theta_s + \delta\zeta/\sqrt d` (delta = 1e-3; ``init=exact`` gives
-        theta_s, a trap). f* is unknown (None); a run has escaped once f <= 2.0, a level measured
-        on this data set (escape_delta = f_s - 2.0).
+        theta_s, a trap; ``start=saddle`` is ``init=exact``). f* is unknown (None), so
+        ``start=minimum`` is refused; a run has escaped once f <= 2.0, a level measured on this
+        data set (escape_delta = f_s - 2.0; option ``escape_delta`` moves the escape level, not
+        the certificate's level below).
 
     Certificate and budget:
         eps_h = 0.024 = 0.1 |lambda_min(theta_s)|; eps_g = ``EPS_G`` = 1e-3; level
@@ -426,6 +432,8 @@ class MLPDigits(Problem):
     }
     reference = "Daneshmand, Kohler, Lucchi, Hofmann, ICML 2018; sklearn digits (Alpaydin & Kaynak)"
     EPS_G = 1e-3
+    ESCAPE_LEVEL = 2.0  # f below which a run has escaped; the certificate's level
+    start_spellings = {"saddle": {"init": "exact"}}
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
@@ -446,12 +454,12 @@ class MLPDigits(Problem):
         f_s = float(-(pi * np.log(pi)).sum())
         C = (np.eye(10)[y] - pi).T @ X / len(y)
         lam = -float(np.linalg.svd(C, compute_uv=False)[0])
-        self.saddle = Saddle(point, f_s, lam, escape_delta=f_s - 2.0)
+        self.saddle = Saddle(point, f_s, lam, escape_delta=f_s - self.ESCAPE_LEVEL)
         self.f_star = None
         self.cnc_gamma = 0.0
         self.per_sample_grad_zero_at_saddle = True
         self.eps_g, self.eps_h = self.EPS_G, 0.024
-        self.certificate_level = f_s - self.saddle.escape_delta  # = 2.0, the escape level
+        self.certificate_level = self.ESCAPE_LEVEL  # the default escape level (whatever escape_delta)
         self.budget = 200_000
         self.divergence_radius = 1e4
 

@@ -145,7 +145,9 @@ class PhaseRetrieval(Problem):
         Start (option ``init``): ``saddle`` (default; :math:`w_0 = w_s + \delta\zeta/\|\zeta\|`,
         at distance exactly delta = ``init_delta``, default 1e-6), ``exact`` (w_s itself; the
         per-sample gradients there are nonzero, so SGD escapes) or ``paper``
-        (w_0 ~ N(0, I/(10^4 d)), near the local maximum 0, as in Wang et al.).
+        (w_0 ~ N(0, I/(10^4 d)), near the local maximum 0, as in Wang et al.). ``start=saddle``
+        is ``init=exact``, ``start=random`` is ``init=paper``, and ``start=minimum`` starts at
+        w*.
 
     Certificate and budget:
         eps_g = 1e-3; eps_h = min(0.8 ||w*||^2, |lambda_min(w_s)| / 2): 0.1 |lambda_min| of the
@@ -177,6 +179,8 @@ class PhaseRetrieval(Problem):
             "the init seed), distance exactly init_delta from the saddle; 0 is init=exact")),
     }
     reference = "Wang, Lin, Abernethy, ICLR 2020 eq. (4); Sun, Qu, Wright, FoCM 2018"
+    start_spellings = {"saddle": {"init": "exact"}, "random": {"init": "paper"}}
+    minimum_known = True  # w*
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)

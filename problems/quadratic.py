@@ -51,19 +51,32 @@ class Reddi2D(Problem):
     Saddle and minimum:
         canonical: the b_i are centered (their mean is subtracted), so the saddle is exactly
             :math:`w_s = 0` with :math:`f_s = 0` and :math:`\lambda_{\min} = -0.1`; the two global
-            minima have :math:`f^\star = -0.04 \cdot 10^{-1/2}`. Start: w_0 = 0, the saddle itself.
+            minima are :math:`(0, \pm u^\star)`, :math:`u^\star = 10^{-1/4}` from the 1-D
+            stationarity equation :math:`10 u^9 - 0.1 u = 0`, with
+            :math:`f^\star = -0.04 \cdot 10^{-1/2}`. Start: w_0 = 0, the saddle itself.
         paper: the paper's uncentered draws; w_0 = 0 is near, not at, the saddle, whose exact
             location and f* come from the real roots of the separable stationarity equation
             :math:`10 w_j^9 + H_{jj} w_j + \bar b_j = 0` in each coordinate.
 
-        A run has escaped once f(w) <= f_s - (f_s - f*)/2.
+        ``start=minimum`` starts at the minimum (0, +u*) (canonical) or at the coordinatewise
+        argmin of those roots (paper). A run has escaped once f(w) <= f_s - (f_s - f*)/2 (option
+        ``escape_delta`` sets the margin).
+
+    Rotation:
+        Option ``rotate`` turns the whole landscape by a Haar-random 2 x 2 orthogonal R from the
+        instance seed (drawn after the b_i, which stay the same): f_R(w) = f(R^T w). H becomes
+        R H R^T, the linear terms R b_i (so the noise covariance becomes
+        R diag(0.1, 0.001) R^T: the noise is no longer aligned with the axes), and the wall
+        :math:`\|R^\top w\|_{10}^{10}`. Saddle, minima and start rotate with it
+        (w_s = R 0 = 0 for canonical); f_s, f*, lambda_min, the escape test (a level of f) and
+        the certificate (||grad f||, the Hessian spectrum) are invariant under the rotation.
 
     Certificate and budget:
         eps_g = 5e-3 and eps_h = 1e-2 = 0.1 |lambda_min(w_s)|, so the saddle itself cannot pass.
         The registered budget is 400,000 sample gradients; a suite may set a smaller one (the
         problem page gives the budget of each board). Declared smoothness on the box
-        :math:`|w_j| \le 0.6` (saddle, minima, start): :math:`L = 1 + 90 \cdot 0.6^8`,
-        :math:`\rho = 720 \cdot 0.6^7`.
+        :math:`|(R^\top w)_j| \le 0.6` (saddle, minima, start; R = I without ``rotate``):
+        :math:`L = 1 + 90 \cdot 0.6^8`, :math:`\rho = 720 \cdot 0.6^7`.
 
     References:
         Wang, Lin, Abernethy, "Escaping saddle points faster with stochastic momentum", ICLR
@@ -77,19 +90,33 @@ class Reddi2D(Problem):
         "init_delta": Option(float, 0.0, min=0.0, help=(
             "start w_0 = init_delta * zeta, zeta ~ N(0, I_2) from the init seed, NOT normalized "
             "(E||w_0|| ~ 1.25 init_delta); 0 starts at w = 0 (the saddle of size canonical)")),
+        "rotate": Option(bool, False, help=(
+            "rotate the landscape (Hessian, linear noise terms, the 10th-power wall) by a "
+            "Haar-random 2 x 2 orthogonal R from the instance seed")),
     }
     reference = "Wang, Lin, Abernethy, ICLR 2020, eq. (3); Reddi et al., AISTATS 2018"
+    minimum_known = True
 
     H_DIAG = (1.0, -0.1)
     B_VARIANCE = (0.1, 0.001)
+
+    U_STAR = 10 ** -0.25  # the minimum along e_2 (canonical): 10 u^9 - 0.1 u = 0
+
+    @classmethod
+    def start_spellings_at(cls, size):
+        # canonical: the default start (init_delta = 0) is w = 0, the saddle; paper: w = 0 is near it
+        return {"saddle": {"init_delta": 0.0}} if cls.sizes[size]["centered"] else {}
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
         centered = self.sizes[size]["centered"]
         self.dim, self.n, self.batch_size = 2, 10, 1
-        b = rng(self.instance_seed, INSTANCE_STREAM).standard_normal((self.n, 2)) * np.sqrt(self.B_VARIANCE)
+        gen = rng(self.instance_seed, INSTANCE_STREAM)
+        b = gen.standard_normal((self.n, 2)) * np.sqrt(self.B_VARIANCE)
         if centered:
             b = b - b.mean(axis=0)
+        # drawn after b, so that the b_i (in the rotated frame u = R^T w) are the same
+        self.R = self.tensor(haar_orthogonal(gen, 2)) if self.option_values["rotate"] else None
         self._b_np = b
         self.b = self.tensor(b)
         self.b_mean = self.b.mean(dim=0)
@@ -103,17 +130,20 @@ class Reddi2D(Problem):
         if centered:
             w_s, lam = np.zeros(2), -0.1
             self.f_star = -0.04 * 10 ** -0.5
+            w_min = np.array([0.0, self.U_STAR])
         else:
-            w_s, lam, self.f_star = self._paper_saddle(b.mean(axis=0))
-        point = self.tensor(w_s)
+            w_s, lam, self.f_star, w_min = self._paper_saddle(b.mean(axis=0))
+        self.minimizer = self._from_u(self.tensor(w_min))
+        point = self._from_u(self.tensor(w_s))
         value = float(self.loss(point))
         self.saddle = Saddle(point, value, lam, escape_delta=0.5 * (value - self.f_star))
         # CNC constant E_i <grad f_i(w_s), e_2>^2: the variance of the b_i along e_2 (+ mean^2).
         grads = (np.asarray(self.H_DIAG) * w_s + b + 10 * w_s ** 9)[:, 1]
         self.cnc_gamma = float(np.mean(grads ** 2))
 
-    def _paper_saddle(self, b_mean: np.ndarray) -> tuple[np.ndarray, float, float]:
-        """Exact saddle of the uncentered instance and f* from the real roots of each coordinate."""
+    def _paper_saddle(self, b_mean: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray]:
+        """Exact saddle of the uncentered instance, its lambda_min, f* and a global minimum, from
+        the real roots of each coordinate's stationarity equation."""
         def real_roots(lam: float, bj: float) -> np.ndarray:
             # d/dw [lam/2 w^2 + bj w + w^10] = 10 w^9 + lam w + bj
             coeffs = np.zeros(10)
@@ -128,27 +158,47 @@ class Reddi2D(Problem):
                              f"(|mean b_2| = {abs(b_mean[1]):.4f} >= 0.038); use another instance seed")
         w_s = np.array([r1[0], r2[1]])
         lam_min = -0.1 + 90 * w_s[1] ** 8
-        f_star = 0.0
+        f_star, w_min = 0.0, []
         for lam, bj, roots in ((1.0, b_mean[0], r1), (-0.1, b_mean[1], r2)):
-            f_star += min(0.5 * lam * r ** 2 + bj * r + r ** 10 for r in roots)
-        return w_s, float(lam_min), float(f_star)
+            best = min(roots, key=lambda r: 0.5 * lam * r ** 2 + bj * r + r ** 10)
+            f_star += 0.5 * lam * best ** 2 + bj * best + best ** 10
+            w_min.append(best)
+        return w_s, float(lam_min), float(f_star), np.array(w_min)
+
+    # rotation: u = R^T w (the frame where H is diagonal), back w = R u; the identity without
+    # rotate, so that the unrotated code is exactly the elementwise one
+    def _to_u(self, w):
+        return w if self.R is None else self.R.T @ w
+
+    def _from_u(self, u):
+        return u if self.R is None else self.R @ u
+
+    def _to_u_rows(self, W):
+        return W if self.R is None else rows_matmul(W, self.R)
+
+    def _from_u_rows(self, U):
+        return U if self.R is None else rows_matmul(U, self.R.T)
+
+    def _curvature(self, u):
+        u2 = u * u
+        u4 = u2 * u2
+        return self.h + 90 * u4 * u4
 
     # exact objective
     def loss(self, w):
-        return 0.5 * (self.h * w * w).sum() + self.b_mean @ w + (_pow9(w) * w).sum()
+        u = self._to_u(w)
+        return 0.5 * (self.h * u * u).sum() + self.b_mean @ u + (_pow9(u) * u).sum()
 
     def grad(self, w):
-        return self.h * w + self.b_mean + 10 * _pow9(w)
+        u = self._to_u(w)
+        return self._from_u(self.h * u + self.b_mean + 10 * _pow9(u))
 
     def hvp(self, w, v):
-        w2 = w * w
-        w4 = w2 * w2
-        return (self.h + 90 * w4 * w4) * v
+        return self._from_u(self._curvature(self._to_u(w)) * self._to_u(v))
 
     def hessian(self, w):
-        w2 = w * w
-        w4 = w2 * w2
-        return torch.diag(self.h + 90 * w4 * w4)
+        c = self._curvature(self._to_u(w))
+        return torch.diag(c) if self.R is None else (self.R * c) @ self.R.T
 
     # stochastic oracle: one index per call
     def draw(self, generator, count):
@@ -156,41 +206,49 @@ class Reddi2D(Problem):
 
     def sample_loss_grad(self, w, sample):
         b = self.b[sample].mean(dim=0)
-        w9 = _pow9(w)
-        loss = 0.5 * (self.h * w * w).sum() + b @ w + (w9 * w).sum()
-        return loss, self.h * w + b + 10 * w9
+        u = self._to_u(w)
+        u9 = _pow9(u)
+        loss = 0.5 * (self.h * u * u).sum() + b @ u + (u9 * u).sum()
+        return loss, self._from_u(self.h * u + b + 10 * u9)
 
     def sample_hvp(self, w, v, sample):
         return self.hvp(w, v)  # the Hessian is the same for every i
 
-    # batched rows (problems/batch.py): elementwise, so gradients and HVPs are bitwise the
-    # single-w ones; losses add up in another order
-    def _rows_loss(self, W, W9, b):
-        return rows_sum((0.5 * self.h * W + b + W9) * W)
+    # batched rows (problems/batch.py): without rotate, elementwise, so gradients and HVPs are
+    # bitwise the single-w ones (losses add up in another order); with rotate, U = W R
+    # (rows_matmul) and back
+    def _rows_loss(self, U, U9, b):
+        return rows_sum((0.5 * self.h * U + b + U9) * U)
 
     def _loss_rows(self, W):
-        return self._rows_loss(W, _pow9(W), self.b_mean)
+        U = self._to_u_rows(W)
+        return self._rows_loss(U, _pow9(U), self.b_mean)
 
     def _grad_rows(self, W):
-        return self.h * W + self.b_mean + 10 * _pow9(W)
+        U = self._to_u_rows(W)
+        return self._from_u_rows(self.h * U + self.b_mean + 10 * _pow9(U))
 
     def _loss_grad_rows(self, W):
-        W9 = _pow9(W)
-        return self._rows_loss(W, W9, self.b_mean), self.h * W + self.b_mean + 10 * W9
+        U = self._to_u_rows(W)
+        U9 = _pow9(U)
+        return self._rows_loss(U, U9, self.b_mean), self._from_u_rows(self.h * U + self.b_mean + 10 * U9)
 
     def _hvp_rows(self, W, V):
-        return self.hvp(W, V)  # elementwise
+        if self.R is None:
+            return self.hvp(W, V)  # elementwise
+        return self._from_u_rows(self._curvature(self._to_u_rows(W)) * self._to_u_rows(V))
 
     def _sample_loss_grad_rows(self, W, samples):
         if samples.shape[1] == 1:  # one index per call: the mean of one row is that row
             b = self.b.index_select(0, samples.view(-1))
         else:
             b = self.b[samples].mean(dim=1)  # (S, batch, 2) -> (S, 2)
-        W9 = _pow9(W)
-        return self._rows_loss(W, W9, b), self.h * W + b + 10 * W9
+        U = self._to_u_rows(W)
+        U9 = _pow9(U)
+        return self._rows_loss(U, U9, b), self._from_u_rows(self.h * U + b + 10 * U9)
 
     def _sample_hvp_rows(self, W, V, samples):
-        return self.hvp(W, V)
+        return self._hvp_rows(W, V)
 
     def initial_point(self, init_seed):
         return self.perturbed_origin(init_seed)
@@ -216,7 +274,10 @@ class QuadSaddle(Problem):
         with :math:`\Lambda = \mathrm{diag}(1,\dots,1,-\mu,\dots,-\mu)` (d - k positive and k
         negative directions), p even (default 10, option ``p``), mu > 0 (default 0.1, option
         ``mu``) and Q = I or a Haar-random rotation from the instance seed (option ``rotate``).
-        Option ``spectrum=logspaced`` spreads the positive eigenvalues over [0.1, 1].
+        Option ``spectrum=logspaced`` spreads the positive eigenvalues over [0.1, 1]. Each size
+        fixes (d, k) (small (10, 1), medium (100, 5), large (1000, 10), xl and larger
+        (10^4 ... 10^7, 10)); options ``d`` and ``k`` override them (1 <= k < d), so that a sweep
+        over d at fixed k, mu and noise is a set of ids (the size then only gives the budget).
 
     Oracle:
         A population oracle with additive Gaussian noise:
@@ -240,17 +301,27 @@ class QuadSaddle(Problem):
         .. math::
             f^\star = -k\,c_p,\qquad c_p = \mu\,\frac{p-2}{2p}\,\Big(\frac{\mu}{p}\Big)^{2/(p-2)}.
 
+        ``start=minimum`` starts at the minimum :math:`u_j = +u^\star` on every negative
+        direction (w = Q u).
+
         Escape is tested by projection: a run has escaped once
         :math:`\|P_-(w - w_s)\| \ge R`, P_- the projection on the negative directions and R the
-        radius where a single negative direction reaches :math:`-c_p/2`. The f-level test used
-        elsewhere fails here at large d: the noise energy in the d - k positive directions
-        (0.12 at d = 1000) exceeds the escape margin.
+        radius where a single negative direction has descended by Delta:
+        :math:`-\mu R^2/2 + R^p = -\Delta`, the smaller root, with :math:`\Delta = c_p/2` by
+        default. Since :math:`\sum_j u_j^p` is largest, for a given :math:`\|u_-\|`, when u_-
+        lies along one direction, every point past R has its negative-subspace part of f at or
+        below :math:`-\Delta` (within :math:`\|u_-\| \le u^\star`). Option ``escape_delta``
+        sets Delta (0 < Delta < c_p, the depth of one direction's minimum); the record's
+        escape_delta is then Delta (by default it is the f-margin k c_p/2, which equals the
+        projection level c_p/2 for k = 1). The f-level test used elsewhere fails here at large
+        d: the noise energy in the d - k positive directions (0.12 at d = 1000) exceeds the
+        escape margin.
 
     Certificate and budget:
         eps_h = 0.1 mu. eps_g = max(5e-3, 3 sqrt(eta tr(Lambda_+ Sigma_+)/2)) with the reference
         step eta = ``ETA_REFERENCE`` = 5e-4: three times the gradient-noise floor of
         constant-step SGD at that step, so the noise alone does not keep a good method from
-        certifying. Registered budgets (sample gradients): small and medium 1,000,000, larger
+        certifying (it grows with d - k: a sweep over d changes eps_g with it). Registered budgets (sample gradients): small and medium 1,000,000, larger
         sizes 2,000,000; a suite may set a smaller one. Declared smoothness on the box
         :math:`\|Q^\top w\|_\infty \le u^\star`: :math:`L = \max\Lambda_+ + (p-1)\mu`,
         :math:`\rho = p(p-1)(p-2)(u^\star)^{p-3}`.
@@ -293,16 +364,34 @@ class QuadSaddle(Problem):
         "init_delta": Option(float, 0.0, min=0.0, help=(
             "start w_0 = init_delta * zeta, zeta ~ N(0, I_d) from the init seed, NOT normalized "
             "(||w_0|| ~ init_delta sqrt(d)); 0 starts exactly at the saddle w = 0")),
+        "d": Option(int, None, min=2, max=10_000_000, help=(
+            "dimension d, overriding the size's (none: the size's; the budget stays the size's)")),
+        "k": Option(int, None, min=1, help=(
+            "number of negative directions k, 1 <= k < d, overriding the size's (none: the size's)")),
     }
     reference = "Wang, Lin, Abernethy, ICLR 2020 (the 2-D toy, generalized here to d dimensions)"
 
     ETA_REFERENCE = 5e-4  # step size at which eps_g is 3x the SGD noise floor
     MAX_ROTATED_DIM = 2000
+    start_spellings = {"saddle": {"init_delta": 0.0}}  # the default start is w_s = 0
+    minimum_known = True
+
+    @classmethod
+    def shape(cls, size: str, values) -> tuple[int, int]:
+        """(d, k): the size's, or options ``d`` / ``k``."""
+        cfg = cls.sizes[size]
+        return (cfg["d"] if values.get("d") is None else int(values["d"]),
+                cfg["k"] if values.get("k") is None else int(values["k"]))
+
+    @staticmethod
+    def depth(mu: float, p: int) -> float:
+        """c_p = mu (p-2)/(2p) (mu/p)^(2/(p-2)): how far one negative direction descends."""
+        return mu * (p - 2) / (2 * p) * (mu / p) ** (2 / (p - 2))
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
         o = self.option_values  # checked by Option and check_options
-        d, k = self.sizes[size]["d"], self.sizes[size]["k"]
+        d, k = self.shape(size, o)
         mu, p = float(o["mu"]), int(o["p"])
         self.dim, self.k, self.mu, self.p = d, k, mu, p
         self.batch_size = int(o["batch"])
@@ -326,7 +415,7 @@ class QuadSaddle(Problem):
         self.eps_g = max(5e-3, 3 * math.sqrt(self.ETA_REFERENCE * float(np.sum(lam_pos * var_pos)) / 2))
         self.eps_h = 0.1 * mu
         self.budget = self.sizes[size]["budget"]
-        c_p = mu * (p - 2) / (2 * p) * (mu / p) ** (2 / (p - 2))
+        c_p = self.depth(mu, p)
         self.u_star = (mu / p) ** (1 / (p - 2))
         # Declared on the stated region, the box ||Q^T w||_inf <= u* (the saddle, all 3^k critical
         # points, the default start): curvatures lam_j + p(p-1) u_j^(p-2) with u*^(p-2) = mu/p give
@@ -337,17 +426,40 @@ class QuadSaddle(Problem):
         self.saddle = Saddle(torch.zeros(d, dtype=dtype, device=self.device), 0.0, -mu,
                              escape_delta=0.5 * k * c_p)
         self.cnc_gamma = var_neg if self.n is None else self._noise_var_neg
-        # escape radius R on one negative direction: -mu r^2/2 + r^p = -c_p/2 (projection test)
-        self.escape_radius = float(brentq(lambda r: -mu * r * r / 2 + r ** p + c_p / 2, 1e-12, self.u_star))
+        # escape radius R on one negative direction: -mu r^2/2 + r^p = -Delta (projection test)
+        delta = c_p / 2 if o["escape_delta"] is None else float(o["escape_delta"])
+        self.escape_radius = float(brentq(lambda r: -mu * r * r / 2 + r ** p + delta, 1e-12, self.u_star))
         self.per_sample_grad_zero_at_saddle = var_neg == 0.0
+
+    @property
+    def minimizer(self) -> torch.Tensor:
+        """The global minimum u_j = +u* on the negative directions (and 0 elsewhere), w = Q u."""
+        u = torch.zeros(self.dim, dtype=self.dtype, device=self.device)
+        u[self.dim - self.k:] = self.u_star
+        return self._from_u(u)
 
     @classmethod
     def check_options(cls, size, values):
-        d = cls.sizes[size]["d"]
+        values = dict(values)
+        cfg = cls.sizes[size]
+        for name in ("d", "k"):  # the size's own value is the size: one id
+            if values[name] == cfg[name]:
+                values[name] = None
+        d, k = cls.shape(size, values)
+        if k >= d:
+            raise cls._option_error(size, f"k={k} negative directions need a dimension d > k, got "
+                                          f"d={d}; give 1 <= k < d")
         if values["rotate"] and d > cls.MAX_ROTATED_DIM:
             raise cls._option_error(size, f"rotate=true is supported up to d={cls.MAX_ROTATED_DIM} "
-                                          f"(a dense Haar rotation) and this size has d={d}; use a "
-                                          f"smaller size or drop rotate")
+                                          f"(a dense Haar rotation) and this instance has d={d}; "
+                                          f"use a smaller d or drop rotate")
+        c_p = cls.depth(float(values["mu"]), int(values["p"]))
+        if values["escape_delta"] is not None and values["escape_delta"] >= c_p:
+            raise cls._option_error(size, f"escape_delta={values['escape_delta']:g}: the projection "
+                                          f"test needs a radius where one negative direction has "
+                                          f"descended by escape_delta, which exists only below "
+                                          f"c_p = {c_p:.6g} (mu={values['mu']:g}, p={values['p']}); "
+                                          f"give a smaller value")
         return values
 
     # rotation helpers: u = Q^T w, back = Q u

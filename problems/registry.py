@@ -16,7 +16,8 @@ import torch
 
 from bench.spec import SpecError, parse_spec
 
-from .base import Option, Problem, ProblemOptionError, UnknownProblemError, format_problem_id
+from .base import (BASE_OPTIONS, Option, Problem, ProblemOptionError, UnknownProblemError,
+                   format_problem_id)
 
 _FAMILIES: dict[str, type[Problem]] = {}
 
@@ -29,7 +30,9 @@ __all__ = ["FAMILY_MODULES", "Option", "ProblemOptionError", "UnknownProblemErro
 
 
 def register(cls: type[Problem]) -> type[Problem]:
-    """Class decorator: add a family. Rejects a family name (and so any id) registered twice."""
+    """Class decorator: add a family, its options completed with the base options every family
+    has (``problems.base.BASE_OPTIONS``: start, escape_delta). Rejects a family name (and so any
+    id) registered twice, and a family option that reuses a base option's name."""
     name = getattr(cls, "family", None)
     if not name or ":" in name or "[" in name:
         raise ValueError(f"{cls.__name__}.family must be a plain name, got {name!r}")
@@ -42,6 +45,12 @@ def register(cls: type[Problem]) -> type[Problem]:
         if not isinstance(opt, Option) or not opt.help.strip():
             raise ValueError(f"problem family {name!r}: option {key!r} must be declared as "
                              f"problems.base.Option(type, default, help=...), got {opt!r}")
+    for key, opt in BASE_OPTIONS.items():
+        if cls.options.get(key, opt) is not opt:
+            raise ValueError(f"problem family {name!r}: option {key!r} is a base option of every "
+                             f"family (problems.base.BASE_OPTIONS); give the family's option "
+                             f"another name")
+    cls.options = {**cls.options, **BASE_OPTIONS}
     _FAMILIES[name] = cls
     return cls
 
@@ -115,4 +124,6 @@ def make_problem(problem_id: str, instance_seed: int = 0, *, dtype: torch.dtype 
                  device: str | torch.device = "cpu") -> Problem:
     """Instantiate a problem from its id."""
     cls, size, options = resolve(problem_id)
-    return cls(size, instance_seed, dtype=dtype, device=device, **options)
+    problem = cls(size, instance_seed, dtype=dtype, device=device, **options)
+    problem.check_instance()
+    return problem

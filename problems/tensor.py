@@ -51,7 +51,8 @@ class TensorDecomposition(Problem):
         [2, d], or ``d`` for the hard saddle k = d). The k = 1 points are the 2d global minima
         :math:`\pm a_i` with :math:`f^\star = -1`. x = 0 is a degenerate local maximum (not used).
         Start: :math:`x_0 = x_s + \delta\,\zeta/\|\zeta\|`, at distance exactly delta from the
-        saddle (option ``init_delta``, default 1e-6). A run has escaped once
+        saddle (option ``init_delta``, default 1e-6; ``start=saddle`` is ``init_delta=0``,
+        ``start=minimum`` starts at the minimum :math:`a_1`). A run has escaped once
         f(x) <= f_s - (f_s - f*)/2.
 
     Certificate and budget:
@@ -106,6 +107,8 @@ class TensorDecomposition(Problem):
     reference = "Ge, Huang, Jin, Yuan, COLT 2015 (ICA tensor decomposition)"
 
     GAP_FRACTION = 0.01  # eps_g: f - f* <= this fraction of f_s - f* in the quadratic model
+    start_spellings = {"saddle": {"init_delta": 0.0}}  # init_delta = 0 starts at x_s
+    minimum_known = True  # the component a_1
     MU_MIN = 8.0  # smallest Hessian eigenvalue at a minimum +-a_i
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):

@@ -31,11 +31,12 @@ from problems.batch import BatchedRows, ipow, rows_bmm, rows_matmul, sigmoid
 
 SMALLEST = sorted(f"{name}:{next(iter(cls.sizes))}" for name, cls in families().items())
 # options and sizes that take another code path: rotation (small: broadcast products; medium:
-# blocked BLAS products), a finite sum with minibatches, population minibatches, p != 10, the
+# blocked BLAS products; reddi2d's 2 x 2), options d and k, a finite sum with minibatches, population minibatches, p != 10, the
 # ICA oracle, the paper instance, a deeper network, MLP minibatches.
 VARIANTS = ["quad-saddle:small[rotate=true]", "quad-saddle:medium[rotate=true]",
             "quad-saddle:small[n=50,batch=3]", "quad-saddle:small[batch=3,noise=iso]",
             "quad-saddle:small[p=6]", "tensor:small[oracle=ica]", "reddi2d:paper",
+            "reddi2d:canonical[rotate=true]", "quad-saddle:small[d=24,k=3]",
             "deep-linear:medium", "mlp-digits:small[batch=4]"]
 PROBLEM_IDS = SMALLEST + VARIANTS
 # variants whose options change only the stochastic oracle: their exact methods are not rerun

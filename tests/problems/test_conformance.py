@@ -48,7 +48,9 @@ def test_conformance(problem_id):
 @pytest.mark.parametrize("problem_id", ["tensor:small[oracle=ica]", "tensor:small[saddle=d]",
                                         "tensor:medium[saddle=3]", "phase-retrieval:small[wstar=paper]",
                                         "matrix-sensing:small[init=exact]",
-                                        "quad-saddle:small[rotate=true,n=50]"])
+                                        "quad-saddle:small[rotate=true,n=50]",
+                                        "quad-saddle:small[d=40,k=6,rotate=true]",
+                                        "reddi2d:canonical[rotate=true]", "reddi2d:paper[rotate=true]"])
 def test_conformance_options(problem_id):
     check_all(problem_id)
 
