@@ -1,6 +1,7 @@
 """Re-stamp the committed tuning files with their entries' source hash, when the code is unchanged.
 
-    python -m leaderboard.restamp_tuning [--entries sgd,adam] [--allow-metadata] [--check]
+    python -m leaderboard.restamp_tuning [--entries sgd,adam] [--allow-metadata]
+        [--retired-keyword NAME ...] [--check]
 
 A tuning file (``leaderboard/tuning/<entry>.json``) carries the source hash of the entry whose
 trials it holds, and the tuned track refuses it once the entry hashes differently
@@ -15,8 +16,8 @@ trials it holds, and the tuned track refuses it once the entry hashes differentl
 3. checks that their code is the current sources' code: the same files and, in each, the same
    code tokens (:func:`optimizers.base.source_code`). With ``--allow-metadata`` the
    ``Entry(...)`` call may also differ in keywords whose value is a string constant describing
-   the entry, which no run reads (``DESCRIPTIVE``: summary, authors, paper, url, license and the
-   retired ``spec_section``);
+   the entry, which no run reads (``DESCRIPTIVE``: summary, authors, paper, url, license), and
+   with ``--retired-keyword NAME`` in a string keyword ``NAME`` that ``Entry`` no longer has;
 4. writes the current hash and appends ``{from, to, checked_at, metadata}`` to the file's
    ``restamped`` list.
 
@@ -41,7 +42,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 TUNING_DIR = ROOT / "leaderboard" / "tuning"
 
 #: keywords of ``Entry(...)`` that describe the entry and that no run reads
-DESCRIPTIVE = ("summary", "authors", "paper", "url", "license", "spec_section")
+DESCRIPTIVE = ("summary", "authors", "paper", "url", "license")
 
 Sources = list[tuple[str, bytes]]
 
@@ -69,7 +70,8 @@ def last_commit(root: pathlib.Path, rel: str) -> str:
 
 def package_at(root: pathlib.Path, commit: str, dest: pathlib.Path) -> pathlib.Path:
     """The ``optimizers/*.py`` files of ``commit`` written under ``dest``; their folder."""
-    names = _git(root, "ls-tree", "-r", "--name-only", commit, "--", "optimizers").decode().split("\n")
+    listing = _git(root, "ls-tree", "-r", "--name-only", commit, "--", "optimizers")
+    names = listing.decode().split("\n")
     for name in (n for n in names if n.endswith(".py")):
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -113,36 +115,52 @@ def _is_entry_call(node: ast.AST) -> bool:
                                            or getattr(func, "attr", None) == "Entry")
 
 
-def _descriptive(kw: ast.keyword) -> bool:
-    return kw.arg in DESCRIPTIVE and isinstance(kw.value, ast.Constant) \
-        and isinstance(kw.value.value, str)
+def _descriptive(kw: ast.keyword, names: tuple[str, ...]) -> bool:
+    value = kw.value
+    return kw.arg in names and isinstance(value, ast.Constant) and isinstance(value.value, str)
 
 
-def description(source: bytes) -> dict[str, str]:
-    """The descriptive string keywords of the file's ``Entry(...)`` calls."""
+def check_retired(names: tuple[str, ...]) -> None:
+    """Refuse a "retired" keyword that is still a field of Entry (it may shape runs)."""
+    import dataclasses
+
+    from optimizers.base import Entry
+
+    alive = {f.name for f in dataclasses.fields(Entry)} & set(names)
+    if alive:
+        raise RestampError(f"--retired-keyword {', '.join(sorted(alive))}: Entry still has that "
+                           f"field; only a keyword that Entry no longer accepts can be ignored")
+
+
+def description(source: bytes, names: tuple[str, ...] = DESCRIPTIVE) -> dict[str, str]:
+    """The string keywords ``names`` of the file's ``Entry(...)`` calls."""
     return {kw.arg: kw.value.value for node in ast.walk(ast.parse(source)) if _is_entry_call(node)
-            for kw in node.keywords if _descriptive(kw)}
+            for kw in node.keywords if _descriptive(kw, names)}
 
 
-def without_description(source: bytes) -> str:
-    """The file's syntax tree without docstrings and without the descriptive string keywords of
+def without_description(source: bytes, names: tuple[str, ...] = DESCRIPTIVE) -> str:
+    """The file's syntax tree without docstrings and without the string keywords ``names`` of
     its ``Entry(...)`` calls (``ast.dump``, positions left out)."""
     tree = ast.parse(source)
+    scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
     for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) \
-                and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
+        first = node.body[0] if isinstance(node, scopes) and node.body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                and isinstance(first.value.value, str):
+            node.body = node.body[1:] or [ast.Pass()]
         if _is_entry_call(node):
-            node.keywords = [kw for kw in node.keywords if not _descriptive(kw)]
+            node.keywords = [kw for kw in node.keywords if not _descriptive(kw, names)]
     return ast.dump(tree)
 
 
-def compare(old: Sources, new: Sources, allow_metadata: bool) -> list[str]:
-    """The descriptive keywords that differ (only with ``allow_metadata``); RestampError for any
-    other difference between the code of ``old`` and ``new``."""
+def compare(old: Sources, new: Sources, allow_metadata: bool,
+            retired: tuple[str, ...] = ()) -> list[str]:
+    """The ignored keywords that differ (``DESCRIPTIVE`` with ``allow_metadata``, and
+    ``retired``); RestampError for any other difference between the code of ``old`` and ``new``."""
     from optimizers.base import source_code
+
+    check_retired(retired)
+    names = (DESCRIPTIVE if allow_metadata else ()) + tuple(retired)
 
     if [n for n, _ in old] != [n for n, _ in new]:
         raise RestampError(f"the entry's files differ: {[n for n, _ in old]} then, "
@@ -152,13 +170,13 @@ def compare(old: Sources, new: Sources, allow_metadata: bool) -> list[str]:
         a, b = source_code(before), source_code(after)
         if a == b:
             continue
-        if allow_metadata:
+        if names:
             try:
-                same = without_description(before) == without_description(after)
+                same = without_description(before, names) == without_description(after, names)
             except (SyntaxError, ValueError):
                 same = False
             if same:
-                d0, d1 = description(before), description(after)
+                d0, d1 = description(before, names), description(after, names)
                 changed |= {k for k in d0.keys() | d1.keys() if d0.get(k) != d1.get(k)}
                 continue
         diff = [line for line in difflib.unified_diff(a.decode(errors="replace").splitlines(),
@@ -172,7 +190,7 @@ def compare(old: Sources, new: Sources, allow_metadata: bool) -> list[str]:
 
 # ------------------------------------------------------------------------------ re-stamping
 def restamp(path: pathlib.Path, root: pathlib.Path = ROOT, allow_metadata: bool = False,
-            write: bool = True) -> str:
+            write: bool = True, retired: tuple[str, ...] = ()) -> str:
     """Re-stamp one tuning file (see the module docstring); what was done, as one line."""
     from bench.tuning import write_tuning
 
@@ -188,16 +206,18 @@ def restamp(path: pathlib.Path, root: pathlib.Path = ROOT, allow_metadata: bool 
     commit = last_commit(root, rel)
     if json.loads(_git(root, "show", f"{commit}:{rel}")) != data:
         raise RestampError(f"{rel} differs from its last commit {commit[:12]}: commit it (or "
-                           f"restore it) first, so that the commit names the sources it was made with")
+                           f"restore it) first, so that the commit names the sources it was made "
+                           f"with")
     with tempfile.TemporaryDirectory() as tmp:
         then = entry_sources(package_at(root, commit, pathlib.Path(tmp)), entry)
     formulas = {harness_hash(entry, then): "code tokens", raw_hash(then): "raw bytes"}
     if recorded not in formulas:
+        hashes = " / ".join(f"{h} ({f})" for h, f in formulas.items())
         raise RestampError(f"{rel} records hash {recorded}, but the entry's sources at "
-                           f"{commit[:12]} hash to {' / '.join(f'{h} ({f})' for h, f in formulas.items())}: "
+                           f"{commit[:12]} hash to {hashes}: "
                            f"it was not made from them; tune again (`bench tune -o {entry}`)")
     try:
-        metadata = compare(then, now, allow_metadata)
+        metadata = compare(then, now, allow_metadata, tuple(retired))
     except RestampError as exc:
         raise RestampError(f"{rel}: {exc} since {commit[:12]}; the trials were measured with "
                            f"other code: tune again (`bench tune -o {entry}`)") from None
@@ -216,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tuning-dir", default=str(TUNING_DIR), help="default: %(default)s")
     p.add_argument("--entries", help="comma-separated entry names (default: every tuning file)")
     p.add_argument("--allow-metadata", action="store_true",
-                   help=f"accept differences in Entry's descriptive string keywords ({', '.join(DESCRIPTIVE)})")
+                   help="accept differences in Entry's descriptive string keywords "
+                        f"({', '.join(DESCRIPTIVE)})")
+    p.add_argument("--retired-keyword", action="append", default=[], metavar="NAME",
+                   help="a string keyword of Entry(...) that Entry no longer has: accept its "
+                        "removal (repeatable)")
     p.add_argument("--check", action="store_true", help="verify only; write nothing")
     a = p.parse_args(argv)
     folder = pathlib.Path(a.tuning_dir)
@@ -228,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     refused = 0
     for path in paths:
         try:
-            print(restamp(path, ROOT, allow_metadata=a.allow_metadata, write=not a.check))
+            print(restamp(path, ROOT, allow_metadata=a.allow_metadata, write=not a.check,
+                          retired=tuple(a.retired_keyword)))
         except (RestampError, OSError, ValueError) as exc:
             refused += 1
             print(f"{path.stem}: refused: {exc}", file=sys.stderr)

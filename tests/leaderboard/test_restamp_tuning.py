@@ -22,7 +22,7 @@ ENTRY = Entry(
     optimizer=_helper.make,  # the factory
     defaults={"lr": 0.1},
     summary="A test entry.",
-    spec_section="B1",
+    legacy_label="L1",
 )
 '''
 HELPER = '"""Helper."""\nSCALE = 2.0\n\n\ndef make(params, lr):\n    return (params, lr * SCALE)\n'
@@ -82,8 +82,8 @@ def test_prose_edits_are_restamped_and_the_tuned_track_accepts_the_file(repo):
     line = rt.restamp(path, repo)
     assert f"{old} -> {new}" in line and "code unchanged" in line
     data = tuning.load_tuning(path, new).data  # accepted now
-    assert data["restamped"] == [{"from": old, "to": new, "metadata": [],
-                                  "checked_at": _git(repo, "log", "-1", "--format=%H", "HEAD~3").strip()}]
+    made = _git(repo, "log", "-1", "--format=%H", "HEAD~3").strip()
+    assert data["restamped"] == [{"from": old, "to": new, "metadata": [], "checked_at": made}]
     assert rt.restamp(path, repo) == f"myopt: up to date ({new})"
     # committed, and reworded again under the new formula: nothing to do
     _git(repo, "commit", "-q", "-am", "re-stamped")
@@ -94,7 +94,7 @@ def test_prose_edits_are_restamped_and_the_tuned_track_accepts_the_file(repo):
 @pytest.mark.parametrize("rel, old, new", [
     ("optimizers/_helper.py", "SCALE = 2.0", "SCALE = 3.0"),  # a helper's constant
     ("optimizers/myopt.py", '{"lr": 0.1}', '{"lr": 0.2}'),  # the defaults
-    ("optimizers/myopt.py", "from optimizers import _helper\n", "from optimizers import _helper, other\n"),
+    ("optimizers/myopt.py", "import _helper\n", "import _helper, other\n"),  # one more helper
 ])
 def test_code_changes_are_refused_and_the_file_is_left_alone(repo, rel, old, new):
     path = repo / "leaderboard" / "tuning" / "myopt.json"
@@ -107,13 +107,31 @@ def test_code_changes_are_refused_and_the_file_is_left_alone(repo, rel, old, new
 
 def test_descriptive_entry_strings_need_allow_metadata(repo):
     path = repo / "leaderboard" / "tuning" / "myopt.json"
-    _edit(repo, "optimizers/myopt.py", '    spec_section="B1",\n', "")
     _edit(repo, "optimizers/myopt.py", "A test entry.", "A test entry, described.")
     with pytest.raises(rt.RestampError, match=r"code of myopt.py changed.*--allow-metadata"):
         rt.restamp(path, repo)
     line = rt.restamp(path, repo, allow_metadata=True)
-    assert "metadata spec_section, summary changed" in line
-    assert json.loads(path.read_text())["restamped"][0]["metadata"] == ["spec_section", "summary"]
+    assert "metadata summary changed" in line
+    assert json.loads(path.read_text())["restamped"][0]["metadata"] == ["summary"]
+
+
+def test_a_retired_keyword_is_ignored_only_when_named_and_gone_from_entry(repo):
+    path = repo / "leaderboard" / "tuning" / "myopt.json"
+    _edit(repo, "optimizers/myopt.py", '    legacy_label="L1",\n', "")
+    with pytest.raises(rt.RestampError, match="tune again"):
+        rt.restamp(path, repo, allow_metadata=True)
+    with pytest.raises(rt.RestampError, match="Entry still has that field"):
+        rt.restamp(path, repo, retired=("legacy_label", "oracle_class"))
+    line = rt.restamp(path, repo, retired=("legacy_label",))
+    assert "metadata legacy_label changed" in line
+
+
+def test_a_retired_keyword_that_changed_value_is_still_refused_without_the_name(repo):
+    path = repo / "leaderboard" / "tuning" / "myopt.json"
+    _edit(repo, "optimizers/myopt.py", 'legacy_label="L1"', 'legacy_label="L2"')
+    _edit(repo, "optimizers/_helper.py", "SCALE = 2.0", "SCALE = 2.5")
+    with pytest.raises(rt.RestampError, match="_helper.py changed"):
+        rt.restamp(path, repo, allow_metadata=True, retired=("legacy_label",))
 
 
 def test_a_descriptive_keyword_that_is_not_a_constant_is_code(repo):
