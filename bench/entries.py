@@ -215,23 +215,29 @@ def _check_finite(values: Mapping[str, Any]) -> None:
 
 def build_row_optimizer(entry: Any, w: torch.Tensor, family: str,
                         row_overrides: list[Mapping[str, Any]], *,
-                        allow_unknown: bool = False) -> torch.optim.Optimizer:
+                        allow_unknown: bool = False) -> tuple[torch.optim.Optimizer, list[slice]]:
     """One optimizer over the rows of an (S, d) batch whose rows differ in hyperparameters
-    (e.g. the trials of ``bench tune`` for an elementwise entry): row r is the parameter
-    ``w[r]`` (a view, updated in place) alone in param group r, with hyperparameters
-    ``defaults <- row_overrides[r]``, where a name row r leaves out has the entry's default
-    (never another row's value). An elementwise update then does to each row what it does to
-    that row's run alone (tests/bench/test_trial_rows.py proves it for the built-in entries)."""
+    (e.g. the trials of ``bench tune`` for an elementwise entry, or a claim's sweep): each
+    maximal run of consecutive rows with equal hyperparameters ``w[a:b]`` (a view, updated in
+    place) is one param group with hyperparameters ``defaults <- row_overrides[r]``, where a name
+    a row leaves out has the entry's default (never another row's value). An elementwise update
+    then does to each row what it does to that row's run alone (tests/bench/test_trial_rows.py
+    proves it for the built-in entries); rows sharing a group cost one update, not one each.
+    Returns the optimizer and each group's row slice."""
     target = entry.optimizer
     if not inspect.isclass(target):
         raise EntryError(f"{entry.name}: rows with different hyperparameters need an Optimizer "
                          f"class (param groups), not a factory")
-    groups = []
+    spans: list[tuple[int, int, dict[str, Any]]] = []
     for r, overrides in enumerate(row_overrides):
         choice = EntryChoice(entry, dict(overrides))
         hparams = choice.hparams_for(family)
         check_hparams(target, hparams, allow_unknown=allow_unknown, label=choice.label)
-        groups.append({"params": [w[r]], **hparams})
+        if spans and spans[-1][2] == hparams:
+            spans[-1] = (spans[-1][0], r + 1, hparams)
+        else:
+            spans.append((r, r + 1, hparams))
+    groups = [{"params": [w[a:b]], **hparams} for a, b, hparams in spans]
     # The constructor gets only what every row sets (each group overrides it with its own
     # value); a name some row leaves out is not passed, so torch fills that row's group with
     # the constructor's own default, as in the row's run alone.
@@ -243,8 +249,8 @@ def build_row_optimizer(entry: Any, w: torch.Tensor, family: str,
         raise EntryError(f"{entry.name}: invalid hyperparameters {row_overrides}: {exc} (a "
                          f"hyperparameter without a default must be set on every row)") from exc
     if len(opt.param_groups) != len(groups):
-        raise EntryError(f"{entry.name}: the optimizer did not keep one param group per row")
-    return opt
+        raise EntryError(f"{entry.name}: the optimizer did not keep one param group per set of rows")
+    return opt, [slice(a, b) for a, b, _ in spans]
 
 
 def build_optimizer(choice: EntryChoice, params: list[torch.Tensor], family: str, *,

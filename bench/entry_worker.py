@@ -41,7 +41,8 @@ class _Link:
         self.spin = 0.0
         self.checkpoint_due = False
         self.calls = 0
-        self.row_params: tuple[torch.Tensor, ...] = ()  # views w[r] when rows are param groups
+        # (rows, view w[rows]) of each param group when rows differ in hyperparameters
+        self.row_params: tuple[tuple[slice, torch.Tensor], ...] = ()
 
     def _vector(self, name: str, x: Any) -> torch.Tensor:
         x = torch.as_tensor(x)
@@ -99,8 +100,8 @@ class ProxyClosure:
         """Minibatch (or full) loss at the current ``w``; writes the gradient into ``w.grad``."""
         loss, grad = self._link.call(ch.OP_LOSS_GRAD, full=full)
         self._link.param.grad = grad
-        for r, p in enumerate(self._link.row_params):
-            p.grad = grad[r]
+        for rows, p in self._link.row_params:
+            p.grad = grad[rows]
         return loss
 
     def grad(self, at=None, *, full: bool = False, same_sample: bool = False) -> torch.Tensor:
@@ -227,10 +228,10 @@ def _run(sock, setup) -> None:
     torch.manual_seed(int(setup["optimizer_seed"]))
     w = slots.w.clone()
     allow = bool(setup.get("allow_unknown", False))
-    if setup.get("row_overrides"):  # rows differ in hyperparameters: one param group per row
-        optimizer = build_row_optimizer(entry, w, setup["family"], setup["row_overrides"],
-                                        allow_unknown=allow)
-        row_params = tuple(g["params"][0] for g in optimizer.param_groups)
+    if setup.get("row_overrides"):  # rows differ in hyperparameters: a param group per set of rows
+        optimizer, spans = build_row_optimizer(entry, w, setup["family"], setup["row_overrides"],
+                                               allow_unknown=allow)
+        row_params = tuple(zip(spans, (g["params"][0] for g in optimizer.param_groups)))
     else:
         optimizer = build_optimizer(EntryChoice(entry, setup["overrides"]), [w], setup["family"],
                                     allow_unknown=allow)

@@ -53,6 +53,32 @@ def test_trial_rows_equal_each_trial_alone(name):
     assert len({tuple(r.trajectory["f"]) for r in rows}) == 3, "the trials must differ"
 
 
+def test_consecutive_rows_with_equal_hyperparameters_share_a_param_group():
+    """A sweep (2 points x 2 seeds): consecutive equal rows are one param group (one update for
+    both), and every row still gives bit for bit its run alone."""
+    import torch
+
+    from bench.entries import build_row_optimizer, load_here
+
+    base = resolve_entry("sgd-momentum")[0]
+    points = [{"lr": 1e-3, "momentum": 0.0}, {"lr": 1e-3, "momentum": 0.9}]
+    tasks = [RunTask(dataclasses.replace(base, overrides=p), PROBLEM, 100, 0, seed, CPU,
+                     budget=BUDGET, time_limit=60) for p in points for seed in (0, 1)]
+    entry = load_here(base).entry
+    opt, spans = build_row_optimizer(entry, torch.zeros(4, 2, dtype=torch.float64), "reddi2d",
+                                     [t.choice.overrides for t in tasks])
+    assert spans == [slice(0, 2), slice(2, 4)] and len(opt.param_groups) == 2
+    assert [g["params"][0].shape[0] for g in opt.param_groups] == [2, 2]
+    [batch] = seed_batches(tasks)
+    rows = execute_batch(batch)
+    for task, row in zip(tasks, rows):
+        alone = execute_batch(SeedBatch((dataclasses.replace(task, sealed=False),)))[0]
+        for field in SAME:
+            assert _eq(getattr(row, field), getattr(alone, field)), field
+        assert _eq(row.trajectory["f"], alone.trajectory["f"])
+    assert len({tuple(r.trajectory["f"]) for r in rows}) == 4, "seeds and points must differ"
+
+
 def test_rows_with_different_hyperparameters_batch_only_sealed():
     assert len(seed_batches(_trial_tasks("sgd"))) == 1
     assert len(seed_batches(_trial_tasks("sgd", sealed=False))) == 3  # in-process: one each
@@ -67,6 +93,6 @@ def test_a_row_that_leaves_a_hyperparameter_out_gets_the_entrys_default():
 
     entry = load_here(resolve_entry("momentum-annealing")[0]).entry
     w = torch.zeros(2, 3, dtype=torch.float64)
-    opt = build_row_optimizer(entry, w, "reddi2d", [{"anneal": "lr"}, {}])
+    opt, _ = build_row_optimizer(entry, w, "reddi2d", [{"anneal": "lr"}, {}])
     assert opt.param_groups[0]["anneal"] == "lr"
     assert opt.param_groups[1]["anneal"] == "momentum"  # the constructor's default
