@@ -158,18 +158,21 @@ class Claim:
 
     def task(self, choice, problem: str, seed: int, *, instance_seed: int = 0,
              budget: int | None = None, time_limit: float = 3600.0, profile: str = "cpu",
-             scale: str = "full", stop: str = "sosp"):
+             scale: str = "full", stop: str = "sosp", diagnostics=()):
         """A sealed run of ``choice`` (an :class:`bench.entries.EntryChoice`) on ``problem``
         with run and init seed ``seed``, recorded under this claim's suite. ``stop`` is the
         run's stop rule (bench.records.STOP_RULES): ``sosp`` (the first certification),
         ``escape`` (the first escape checkpoint) or ``budget`` (run to the budget; the record's
-        ``tail_f_mean`` is f averaged over the last 10% of it)."""
+        ``tail_f_mean`` is f averaged over the last 10% of it). ``diagnostics`` (names, or
+        ``"a,b"``) are quantities the problem's family declares (problems.diagnostics, e.g.
+        ``solution_distance``), measured at every checkpoint uncounted and never shown to the
+        entry: ``record.trajectory[name]``, its last value at the final point."""
         from bench.profiles import get_profile
         from bench.runner import RunTask
 
         return RunTask(choice, problem, instance_seed, seed, seed, get_profile(profile),
                        self.suite, f"{self.version}-{scale}", budget, time_limit, sealed=True,
-                       stop=stop)
+                       stop=stop, diagnostics=diagnostics)
 
     def code_digest(self) -> str:
         """sha256 (16 hex) of this claim's code without prose (bench.provenance.code_tokens)

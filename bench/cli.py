@@ -74,6 +74,15 @@ def _instance_seeds_type(text: str) -> tuple[int, ...]:
     return tuple(seeds)
 
 
+def _diagnostics_type(text: str) -> tuple[str, ...]:
+    """``a,b`` -> the diagnostic names (checked against each problem's family by RunTask)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected diagnostic names separated by commas, got "
+                                         f"{text!r} (e.g. solution_distance,saddle_distance)")
+    return names
+
+
 _budget_type = _bounded(int, MAX_BUDGET, "the budget in sample gradients",
                         "; leave --budget out to use the suite's (or the problem's) budget")
 _time_limit_type = _bounded(float, MAX_TIME_LIMIT, "the time limit per run in seconds",
@@ -148,7 +157,8 @@ def _build_tasks(args):
                 tasks.append(RunTask(choice, item.problem, inst, init, run, profile, suite.name,
                                      suite.version, item.budget if args.budget is None else args.budget,
                                      item.time_limit if args.time_limit is None else args.time_limit,
-                                     sealed=not args.in_process, stop=getattr(args, "stop", "sosp")))
+                                     sealed=not args.in_process, stop=getattr(args, "stop", "sosp"),
+                                     diagnostics=getattr(args, "diagnostics", None) or ()))
     return suite, choices, tasks
 
 
@@ -205,13 +215,16 @@ def cmd_run(args) -> int:
     stop = getattr(args, "stop", "sosp")
     everything = [r for r in _load_records([store.root], suite.name, suite.version) if r.stop == stop]
     runs = {(c.label, c.track) for c in choices}
-    mine = [r for r in everything if (r.entry, r.track) in runs]
+    wanted = list(tasks[0].diagnostics) if tasks else []  # one run with and without: two records
+    mine = [r for r in everything if (r.entry, r.track) in runs and r.diagnostics == wanted]
     # compare with the ranked track of the same kind: defaults with defaults, else tuned
     board_track = "defaults" if all(c.track == "defaults" for c in choices) else "tuned"
     print()
     print(results_table(problem_table(mine)))
     if stop == "budget":
         print("\n" + tail_table(mine))
+    if wanted:
+        print("\n" + diagnostics_table(mine, wanted))
     if stop != "sosp" and not args.no_compare:
         print(f"\n(no comparison with the leaderboard: its runs stop at their first certified "
               f"SOSP, these at {'their first escape' if stop == 'escape' else 'their budget'})")
@@ -267,6 +280,28 @@ def tail_table(records) -> str:
         rows.append([entry, problem, f"{len(tails)}/{len(recs)}", med, gap])
     return tabulate(rows, headers=["entry", "problem", "runs at budget", "median tail mean f",
                                    "minus f*"], floatfmt=".4g", missingval="-")
+
+
+def diagnostics_table(records, names) -> str:
+    """``--diagnostics``: per entry and problem, the median over runs of each diagnostic at the
+    run's final point (the last trajectory entry)."""
+    import statistics
+
+    from tabulate import tabulate
+
+    groups: dict[tuple[str, str], list] = {}
+    for r in records:
+        groups.setdefault((r.entry, r.problem), []).append(r)
+    rows = []
+    for (entry, problem), recs in sorted(groups.items()):
+        row = [entry, problem, len(recs)]
+        for name in names:
+            finals = [v for r in recs for v in (r.trajectory.get(name) or [None])[-1:]
+                      if v is not None and math.isfinite(v)]
+            row.append(statistics.median(finals) if finals else None)
+        rows.append(row)
+    return tabulate(rows, headers=["entry", "problem", "runs", *(f"final {n} (median)" for n in names)],
+                    floatfmt=".4g", missingval="-")
 
 
 # ----------------------------------------------------------------------------------- list / show
@@ -336,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="when a run ends: sosp, at its first certified SOSP (default, the "
                           "leaderboard's rule); escape, at its first escape checkpoint; budget, "
                           "at its budget (f is then also averaged over the last 10%% of it)")
+    run.add_argument("--diagnostics", type=_diagnostics_type, default=None, metavar="NAME,...",
+                     help="also measure these quantities at every checkpoint, uncounted and never "
+                          "shown to the entry (e.g. solution_distance,negative_projection; each "
+                          "family's list: bench list problems --family F); they are written into "
+                          "each record's trajectory")
     run.add_argument("--profile", default="cpu", help="hardware profile (bench list profiles)")
     run.add_argument("--executor", default="local", choices=["local", "serial", "dask"],
                      help="local: a process pool (default); serial: this process; dask: a Dask "

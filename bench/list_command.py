@@ -51,11 +51,12 @@ def _num(x, fmt: str = ".3g") -> str:
 def list_problems(family: str | None) -> str:
     from bench.catalog import all_problem_ids, describe
 
-    options = None
+    options = diagnostics = None
     if family:
-        from problems.registry import option_table
+        from problems.registry import diagnostic_table, option_table
 
         options = option_table(family)  # an unknown family: an error with a suggestion
+        diagnostics = diagnostic_table(family)
     facts = describe(all_problem_ids(family))
     rows, broken = [], []
     for pid, d in facts.items():
@@ -69,7 +70,8 @@ def list_problems(family: str | None) -> str:
     text = wrapped_table(["id", "dim", "n", "batch", "eps_g", "eps_h", "budget", "saddle lmin",
                           "f*"], rows, wrap=None, right=range(1, 9))
     legend = ("n: samples (pop. = population oracle); batch: samples per gradient call; saddle "
-              "lmin: lambda_min of the Hessian at the start saddle; f*: the minimum value.")
+              "lmin: lambda_min of the Hessian at the start saddle; f*: the minimum value. "
+              "`--family F` lists a family's options and diagnostics.")
     text += "\n\n" + textwrap.fill(legend, terminal_width())
     if broken:
         text += "\n\nproblems that failed to build:\n" + "\n".join(broken)
@@ -80,6 +82,13 @@ def list_problems(family: str | None) -> str:
         text += wrapped_table(["option", "type", "default", "range / choices", "meaning"],
                               [[str(o["option"]), str(o["type"]), str(o["default"]),
                                 str(o["range"]), str(o["meaning"])] for o in options], wrap=4)
+    if diagnostics is not None:
+        text += "\n\n" + textwrap.fill(
+            f"diagnostics of {family} (bench run --diagnostics NAME,...: measured at every "
+            f"checkpoint, uncounted and never shown to the entry, into the record's trajectory):",
+            terminal_width()) + "\n"
+        text += wrapped_table(["diagnostic", "meaning"],
+                              [[d["diagnostic"], d["meaning"]] for d in diagnostics], wrap=1)
     return text
 
 

@@ -1,10 +1,13 @@
-"""Uncounted measurements at checkpoints: f, ||grad f||, the SOSP certificate, escape, divergence.
+"""Uncounted measurements at checkpoints: f, ||grad f||, the SOSP certificate, escape, divergence,
+and the diagnostics the run asked for (problems.diagnostics: extra trajectory columns).
 
 One :class:`Monitor` per run remembers its trajectory, escape and certification. For a batch of
 S runs, :func:`observe_rows` evaluates f and ||grad f|| of all rows in one batched call of the
 float64 certificate problem (the gradient-norm gate), and runs eigen-solves only for the rows
 that pass the gate or are due a logged lambda_min. Row r's numbers do not depend on the other
-rows (problems' ``*_rows`` contract), so a run's record is the same in any batch.
+rows (problems' ``*_rows`` contract), so a run's record is the same in any batch. Diagnostics
+are evaluated after the timed part (they count neither as the entry's seconds nor as the
+certificate's) and decide nothing: no event depends on them.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ LAMBDA_TRAJECTORY_GROWTH = 1.0  # lambda_min is logged when the cost doubled sin
 class Monitor:
     """Measurements of one run at its checkpoints (the harness's own copy of the iterate)."""
 
-    def __init__(self, problem, certifier: Certifier):
+    def __init__(self, problem, certifier: Certifier, diagnostics: Sequence[str] = ()):
         self.problem = problem
         self.certifier = certifier
+        self.diagnostics = tuple(diagnostics)  # names (problems.diagnostics), checked by RunTask
         self.traj: dict[str, list] = {"cost": [], "seconds": [], "f": [], "grad_norm": [], "lambda_min": []}
+        self.traj.update({name: [] for name in self.diagnostics})
+        self.last_diagnostics: dict[str, float] = {}
         self.escape: tuple[int, float] | None = None
         self.escape_bracket: tuple[int, int] | None = None
         self.certified_at: tuple[int, int, int, float] | None = None
@@ -48,13 +54,13 @@ class Monitor:
 
     def observe(self, w: torch.Tensor, counts, seconds: float, *, final: bool = False,
                 f: float | None = None, grad_norm: float | None = None, usable: bool | None = None,
-                eigen=None) -> str | None:
+                eigen=None, diagnostics: dict[str, float] | None = None) -> str | None:
         """Measure at w; returns the event first seen here: "diverged", "certified" (the first
         certification; it wins over an escape seen at the same checkpoint), "escaped" (the first
         escape, not certified) or None. Which events end the run is the runner's stop rule
         (bench.runner.STOP_RULES). An event first seen here happened in (cost at the previous
         checkpoint, cost]. ``f``, ``grad_norm``, ``usable`` and ``eigen`` may come precomputed
-        (a batch's, :func:`observe_rows`)."""
+        (a batch's, :func:`observe_rows`), and so may ``diagnostics`` (name -> value)."""
         t0 = time.perf_counter()
         p = self.problem
         w64 = w.detach().to(p.device, p.dtype)
@@ -78,6 +84,12 @@ class Monitor:
         self.traj["grad_norm"].append(cert.grad_norm if cert else math.nan)
         self.traj["lambda_min"].append(cert.lambda_min if cert else None)
         self.cert_seconds += time.perf_counter() - t0
+        if self.diagnostics:
+            if diagnostics is None:
+                diagnostics = diagnose(p, [self.diagnostics], w64[None], [usable])[0]
+            self.last_diagnostics = diagnostics
+            for name in self.diagnostics:
+                self.traj[name].append(diagnostics[name])
         previous, self.previous_cost = self.previous_cost, cost
         if cert is None or not math.isfinite(cert.grad_norm):
             return "diverged"
@@ -122,15 +134,31 @@ def observe_rows(monitors: Sequence[Monitor], W: torch.Tensor, rows: Sequence[in
     if first.certifier.method == "dense":
         eigen = _dense_checks(p, [monitors[r] for r in rows], W64, idx, f, g, counts.cost)
     share = (time.perf_counter() - t0) / len(rows)
+    diagnostics = diagnose(p, [monitors[r].diagnostics for r in rows], W64, usable)
     events = {}
     for k, r in enumerate(rows):
         m = monitors[r]
         m.cert_seconds += share
         event = m.observe(W64[k], counts, seconds, f=f[k], grad_norm=g[k], usable=usable[k],
-                          eigen=eigen.get(k))
+                          eigen=eigen.get(k), diagnostics=diagnostics[k])
         if event:
             events[r] = event
     return events
+
+
+def diagnose(p, names: Sequence[Sequence[str]], W64: torch.Tensor,
+             usable: Sequence[bool]) -> list[dict[str, float]]:
+    """Row k's diagnostics ``names[k]`` at W64[k], NaN where the row is not usable (diverged).
+    Each diagnostic is one batched call over the usable rows that ask for it; a row's values
+    come from its own row only (problems.diagnostics)."""
+    out = [{name: math.nan for name in row_names} for row_names in names]
+    for name in sorted({n for row_names in names for n in row_names}):
+        ks = [k for k, row_names in enumerate(names) if name in row_names and usable[k]]
+        if ks:
+            values = p.diagnose_rows((name,), W64[ks])[name].tolist()
+            for k, v in zip(ks, values):
+                out[k][name] = float(v)
+    return out
 
 
 def _dense_checks(p, monitors, W64, idx, f, g, cost) -> dict:

@@ -8,7 +8,7 @@
 Schema versions: 1 (no ``harness_version``; read with ``harness_version = ""``), 2 (no
 ``batch_size``; read as 1), 3 (no ``track``/``tuning``; read as "custom"), 4 (no ``stop``,
 ``tail_f_mean``, ``tail``: every run then stopped at its first certification, so it reads as
-stop "sosp" with no tail), 5 (current).
+stop "sosp" with no tail), 5 (no ``diagnostics``: read as none), 6 (current).
 The store that holds records is :mod:`bench.store`.
 """
 
@@ -18,9 +18,9 @@ import dataclasses
 import hashlib
 import json
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 TRACKS = ("tuned", "defaults", "custom")
 STATUSES = ("certified", "escaped", "budget_exhausted", "diverged", "error", "timeout",
             "harness_error")
@@ -109,6 +109,10 @@ class RunRecord:
     # holds {"point": tail point, "cost": the checkpoint measured for it, "f": f there} lists
     tail_f_mean: float | None = None
     tail: dict[str, list] = dataclasses.field(default_factory=dict)
+    # the diagnostics the run measured (problems.diagnostics; sorted names): each is a column of
+    # ``trajectory`` (its value at every logged checkpoint, the last one the final point; null
+    # where the iterate had diverged) and, under stop "budget", of ``tail``
+    diagnostics: list[str] = dataclasses.field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self):
@@ -123,7 +127,7 @@ class RunRecord:
     def key(self) -> str:
         return run_key(self.entry, self.entry_source_hash, self.problem, self.instance_seed,
                        self.init_seed, self.run_seed, self.profile, self.suite, self.suite_version,
-                       self.harness_version, self.track, self.hparams, self.stop)
+                       self.harness_version, self.track, self.hparams, self.stop, self.diagnostics)
 
     def to_json(self) -> str:
         return json.dumps(_clean(dataclasses.asdict(self)), sort_keys=True, allow_nan=False)
@@ -146,7 +150,8 @@ class RunRecord:
 def run_key(entry: str, source_hash: str, problem: str, instance_seed: int, init_seed: int,
             run_seed: int, profile: str, suite: str, suite_version: str,
             harness_version: str = "", track: str = "custom",
-            hparams: dict[str, Any] | None = None, stop: str = "sosp") -> str:
+            hparams: dict[str, Any] | None = None, stop: str = "sosp",
+            diagnostics: Sequence[str] = ()) -> str:
     """Identity of a run: a store holding this key has the result (resume skips it).
 
     ``harness_version`` is :func:`bench.provenance.harness_version` of the code that runs it (a
@@ -155,8 +160,10 @@ def run_key(entry: str, source_hash: str, problem: str, instance_seed: int, init
     are not resumed onto. ``""`` (schema-1 records, callers not passing it) gives exactly the
     schema-1 key. A ranked track (``tuned``, ``defaults``) adds the track and the hyperparameters
     it resolved to, so the tracks of one entry, or two tuning files, never share a key. A stop
-    rule other than "sosp" is added last, so a run stopped at its escape and one run to its
+    rule other than "sosp" is added next, so a run stopped at its escape and one run to its
     budget never resume onto each other (nor onto the "sosp" run, whose key is unchanged).
+    Requested diagnostics (sorted names) are added last, so a run without them keeps its key and
+    a stored run never stands in for one whose record must have the diagnostics' columns.
     """
     parts = [entry, source_hash, problem, instance_seed, init_seed, run_seed, profile, suite,
              suite_version]
@@ -166,6 +173,8 @@ def run_key(entry: str, source_hash: str, problem: str, instance_seed: int, init
         parts += [track, json.dumps(hparams or {}, sort_keys=True, default=str)]
     if stop != "sosp":
         parts += ["stop", stop]
+    if diagnostics:
+        parts += ["diagnostics", sorted(diagnostics)]
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:20]
 
 
@@ -239,6 +248,9 @@ def check_record_dict(data: Any) -> str | None:
     for k, v in data.get("trajectory", {}).items():
         if not isinstance(v, list):
             return f"trajectory[{k!r}] should be a list, got {type(v).__name__}"
+    for name in data.get("diagnostics", []):
+        if not isinstance(name, str):
+            return f"diagnostics should be a list of names, got {_short(name)}"
     version = data.get("schema_version", 1)
     if version < 1:
         return f"schema_version {version} is not a version (1..{SCHEMA_VERSION})"
@@ -272,6 +284,7 @@ def records_frame(records: Iterable[RunRecord]):
         for k, v in d.pop("counts").items():
             d[f"total_{k}"] = v
         d["hparams"] = json.dumps(d["hparams"], sort_keys=True)
+        d["diagnostics"] = ",".join(d["diagnostics"])
         d["hardware_id"] = r.hardware.get("id", "")
         d.pop("hardware")
         d.pop("versions")

@@ -79,12 +79,19 @@ class RunTask:
     time_limit: float = 600.0  # seconds of optimizer time
     sealed: bool = True  # False: in-process debugging run (its records are never published)
     stop: str = "sosp"  # when the run ends: bench.records.STOP_RULES (module docstring)
+    diagnostics: tuple[str, ...] = ()  # measured at checkpoints (problems.diagnostics), sorted
 
     def __post_init__(self):
         if self.stop not in STOP_RULES:
             raise ValueError(f"unknown stop rule {self.stop!r}: a run stops at its first "
                              f"certification (sosp), its first escape (escape) or its budget "
                              f"(budget); give one of {', '.join(STOP_RULES)}")
+        if self.diagnostics:  # "a,b" or a sequence -> sorted distinct names the family declares
+            from problems import check_diagnostics
+
+            object.__setattr__(self, "diagnostics", check_diagnostics(self.problem, self.diagnostics))
+        else:
+            object.__setattr__(self, "diagnostics", ())
 
     def describe(self) -> str:
         stop = "" if self.stop == "sosp" else f", stop at {self.stop}"
@@ -261,7 +268,7 @@ def _prepare(batch: SeedBatch) -> _Run:
     monitors, records = [], []
     for t in tasks:
         certifier = Certifier(cert_problem, seed=t.run_seed)
-        monitors.append(Monitor(cert_problem, certifier))
+        monitors.append(Monitor(cert_problem, certifier, t.diagnostics))
         records.append(_new_record(t, problem, certifier, budget, len(tasks), device))
     overrides = [t.choice.overrides_for(problem.family) for t in tasks]
     rows_differ = any(o != overrides[0] for o in overrides)
@@ -273,7 +280,8 @@ def _prepare(batch: SeedBatch) -> _Run:
     run = _Run(batch, problem, monitors, oracle, records, setup)
     if task.stop == "budget":
         run.tail_due = tail_points(budget)
-        run.tail = {r: {"point": [], "cost": [], "f": []} for r in range(len(tasks))}
+        run.tail = {r: {"point": [], "cost": [], "f": [], **{n: [] for n in t.diagnostics}}
+                    for r, t in enumerate(tasks)}
     return run
 
 
@@ -294,7 +302,7 @@ def _new_record(task: RunTask, problem, certifier: Certifier, budget: int, batch
         hardware={**fingerprint(device), "profile": profile.name, "dtype": profile.dtype,
                   "threads": profile.threads, "device": device},
         versions=versions(), sealed=task.sealed, harness_version=harness_version(),
-        batch_size=batch_size, stop=task.stop,
+        batch_size=batch_size, stop=task.stop, diagnostics=list(task.diagnostics),
         created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
 
@@ -365,6 +373,8 @@ def _record_tail(run: _Run, rows: list[int], cost: int, final: bool = False) -> 
             tail["point"].append(point)
             tail["cost"].append(cost)
             tail["f"].append(run.monitors[row].last_f)
+            for name, value in run.monitors[row].last_diagnostics.items():
+                tail[name].append(value)
 
 
 def _next_target(run: _Run) -> int:
@@ -524,7 +534,7 @@ def task_key(task: RunTask) -> str:
     return run_key(task.choice.label, task.choice.entry.source_hash(), canonical_id(task.problem),
                    task.instance_seed, task.init_seed, task.run_seed, task.profile.name, task.suite,
                    task.suite_version, harness_version(), task.choice.track,
-                   task.choice.hparams_for(family), task.stop)
+                   task.choice.hparams_for(family), task.stop, task.diagnostics)
 
 
 def as_dict(task: RunTask) -> dict[str, Any]:
@@ -555,6 +565,6 @@ def failure_record(task: RunTask, status: str, message: str, wall_seconds: float
         status=status, message=message, wall_seconds=wall_seconds,
         hardware={**fingerprint(task.profile.device), "profile": task.profile.name},
         versions=versions(), sealed=task.sealed, harness_version=harness_version(),
-        stop=task.stop,
+        stop=task.stop, diagnostics=list(task.diagnostics),
         created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **info)

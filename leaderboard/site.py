@@ -607,6 +607,15 @@ class SiteWriter:
                 parts.append(md_table(["option", "type", "default", "meaning"],
                                       [[code(k), o.type.__name__, code(json.dumps(o.default)), o.help]
                                        for k, o in options.items()]))
+            diagnostics = getattr(cls, "diagnostics", None) or {}
+            if diagnostics:
+                parts.append("\n## Diagnostics\n")
+                parts.append("Quantities an experiment can have measured along a run (`bench run "
+                             "--diagnostics NAME,...`): the harness evaluates them at every "
+                             "checkpoint on its own copy of the iterate, uncounted, and writes "
+                             "them into the record's trajectory; the entry never sees them.\n")
+                parts.append(md_table(["diagnostic", "meaning"],
+                                      [[code(k), d.help] for k, d in sorted(diagnostics.items())]))
             sizes = getattr(cls, "sizes", None) or {}
             if sizes:
                 parts.append("\n## Sizes\n")

@@ -44,6 +44,11 @@ Batched rows (:mod:`problems.batch`): ``loss_rows``, ``grad_rows``, ``loss_grad_
 points at once, one per row of an (S, d) tensor (and one call's sample per row), each row bitwise
 independent of the others. Families override their ``_*_rows`` hooks with batched code.
 
+Diagnostics (:mod:`problems.diagnostics`): quantities that experiments measure along a run and
+that the entry never sees (``saddle_distance``, ``negative_projection`` for every family, and the
+family's own, e.g. ``solution_distance``), declared in ``Problem.diagnostics`` and evaluated by
+:meth:`Problem.diagnose_rows`.
+
 Costs (sample gradients, docs/methodology.md "Cost unit") are not computed here: the counted oracle (bench.oracle) charges
 ``batch_size`` sample gradients per stochastic call and ``n`` per full-batch call.
 """
@@ -58,7 +63,8 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import torch
 
-from .batch import BatchedRows
+from .batch import BatchedRows, rows_matmul
+from .diagnostics import Diagnostic, negative_basis, split_names
 
 # Stream ids for numpy.random.SeedSequence([seed, STREAM]): instance data, start point and run
 # randomness come from independent streams of their seeds.
@@ -116,6 +122,10 @@ class UnknownProblemError(KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain
         return str(self.args[0])
+
+
+class UnknownDiagnosticError(UnknownProblemError, ValueError):
+    """A diagnostic name that the problem's family does not declare."""
 
 
 class ProblemOptionError(UnknownProblemError, ValueError):
@@ -274,6 +284,9 @@ class Problem(BatchedRows, abc.ABC):
             :meth:`start_spellings_at` may make it depend on the size.
         minimum_known: whether :meth:`minimum_point` gives a global minimum (``start=minimum``);
             by default it returns the instance attribute ``minimizer``.
+        diagnostics: name -> :class:`~problems.diagnostics.Diagnostic`, the quantities a run may
+            ask the harness to measure at its checkpoints (``problems.registry.register`` adds
+            ``problems.diagnostics.BASE_DIAGNOSTICS``).
 
     Instance attribute ``certificate_level`` (None by default): a sublevel bound of the SOSP
     certificate. Where it is set, a point is certified only if also f(w) <= certificate_level
@@ -289,6 +302,7 @@ class Problem(BatchedRows, abc.ABC):
     control: ClassVar[bool] = False
     start_spellings: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     minimum_known: ClassVar[bool] = False
+    diagnostics: ClassVar[Mapping[str, Diagnostic]] = {}
 
     # Filled by __init__ of subclasses.
     dim: int
@@ -478,6 +492,46 @@ class Problem(BatchedRows, abc.ABC):
         Families whose f-level is swamped by noise in the positive directions override this
         with a projection test, ||P_-(w - w_s)|| >= R."""
         return f <= self.saddle.value - self.saddle.escape_delta
+
+    # ------------------------------------------------------------------ diagnostics
+    @classmethod
+    def check_diagnostics(cls, names) -> tuple[str, ...]:
+        """``names`` (``"a,b"`` or a sequence) as sorted distinct names, each one the family
+        declares; raises :class:`UnknownDiagnosticError` listing the family's diagnostics."""
+        names = split_names(names)
+        unknown = [n for n in names if n not in cls.diagnostics]
+        if unknown:
+            import difflib
+
+            close = list(dict.fromkeys(c for n in unknown for c in difflib.get_close_matches(
+                n, list(cls.diagnostics), n=1, cutoff=0.6)))  # the closest name to each
+            hint = f" Did you mean {' or '.join(close)}?" if close else ""
+            raise UnknownDiagnosticError(
+                f"problem family {cls.family} has no diagnostic {', '.join(map(repr, unknown))} "
+                f"(its diagnostics: {', '.join(sorted(cls.diagnostics)) or 'none'}).{hint} "
+                f"`bench list problems --family {cls.family}` says what each one measures.")
+        return names
+
+    def diagnose_rows(self, names, W: torch.Tensor) -> dict[str, torch.Tensor]:
+        """name -> the diagnostic at every row of W (S, d), an (S,) tensor; each row from its
+        own row only (uncounted: the harness's measurement, never an entry's)."""
+        W = W.detach().to(self.device, self.dtype)
+        if W.ndim != 2 or W.shape[1] != self.dim:
+            raise ValueError(f"{self!r}: W must have shape (S, {self.dim}), got {tuple(W.shape)}")
+        return {n: self.diagnostics[n].rows(self, W.contiguous()).reshape(W.shape[0])
+                for n in self.check_diagnostics(names)}
+
+    def negative_coordinates_rows(self, D: torch.Tensor) -> torch.Tensor:
+        """The coordinates (S, k) of each row of D (S, d) in an orthonormal basis of the
+        negative eigenspace of Hess f(w_s), so their norm is ||P_- D||. Default: the basis from
+        one dense eigendecomposition of Hess f(w_s) (problems.diagnostics.negative_basis), made
+        on first use and kept; families that know the eigenspace override this."""
+        basis = getattr(self, "_negative_basis", None)
+        if basis is None:
+            basis = self._negative_basis = negative_basis(self.hessian(self.saddle.point))
+        if basis.shape[1] == 0:
+            return D.new_zeros(D.shape[0], 0)
+        return rows_matmul(D, basis)
 
     # ------------------------------------------------------------------ start point
     def start_point(self, init_seed: int) -> torch.Tensor:

@@ -12,6 +12,7 @@ import torch
 
 from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, rng
 from .batch import rows_bmm, rows_matmul
+from .diagnostics import Diagnostic
 from .quadratic import draw_indices
 from .registry import register
 
@@ -78,6 +79,9 @@ class MatrixSensing(Problem):
     reference = "Bhojanapalli, Neyshabur, Srebro, NeurIPS 2016; Ge, Jin, Zheng, ICML 2017"
     start_spellings = {"saddle": {"init": "exact"}, "random": {}}  # random: the default start
     minimum_known = True  # U*
+    diagnostics = {"solution_distance": Diagnostic(
+        "||U U^T - M*||_F / ||M*||_F, M* = U* U*^T: the distance to the global minima U* R (R "
+        "orthogonal), all of which have the product M*", lambda p, W: p.solution_distance_rows(W))}
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
@@ -103,6 +107,7 @@ class MatrixSensing(Problem):
         self.S_flat = self.S.reshape(m, d * d)
         self.y = self.tensor(y)
         self.U_star = self.tensor(U_star)
+        self.M_star = self.tensor(M_star)
         self.minimizer = self.U_star.reshape(-1)
         self._U_star_norm = float(np.linalg.norm(U_star))
         f_s = float(np.mean(y ** 2) / 2)
@@ -217,6 +222,13 @@ class MatrixSensing(Problem):
         dres = 2 * (SU * Vm).sum(dim=(2, 3))
         out = 2 * (dres[:, :, None, None] * SU + res[:, :, None, None] * rows_bmm(S, Vm)).mean(dim=1)
         return out.reshape(W.shape[0], -1)
+
+    def solution_distance_rows(self, W):
+        """Diagnostic solution_distance, per row."""
+        U = self._U_rows(W)
+        E = rows_bmm(U, U.transpose(1, 2)) - self.M_star
+        norms = torch.linalg.vector_norm(E.reshape(W.shape[0], -1), dim=1)
+        return norms / torch.linalg.vector_norm(self.M_star)
 
     def initial_point(self, init_seed):
         if self.option_values["init"] == "exact":

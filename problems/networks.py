@@ -14,6 +14,7 @@ import torch
 
 from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, haar_orthogonal, rng
 from .batch import rows_bmm, rows_matmul
+from .diagnostics import Diagnostic
 from .quadratic import draw_indices
 from .registry import register
 
@@ -133,6 +134,10 @@ class DeepLinear(Problem):
     GAP_FRACTION = 0.01  # eps_g: f - f* <= this fraction of the saddle-to-minimum gap
     start_spellings = {"saddle": {"init": "exact"}, "random": {"init": "small"}}
     minimum_known = True  # the balanced factorization of the best rank-p approximation
+    diagnostics = {"solution_distance": Diagnostic(
+        "||W_N...W_1 - C_p||_F / ||C_p||_F, C_p the best rank-p approximation of C_hat: the "
+        "distance of the end-to-end map to that of every global minimum",
+        lambda p, W: p.solution_distance_rows(W))}
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)
@@ -180,6 +185,7 @@ class DeepLinear(Problem):
         point = self.tensor(w_s)
         f_s = float(self.loss(point))
         w_min = balanced(list(range(p)))
+        self.C_best = self.tensor(U[:, :p] @ np.diag(s[:p]) @ Vt[:p])  # the minima's end-to-end map
         self.minimizer = self.tensor(w_min)
         self.f_star = float(c_Y + 0.5 * np.sum(s[p:] ** 2))
         self.saddle = Saddle(point, f_s, float(lam), escape_delta=0.5 * (f_s - self.f_star))
@@ -296,6 +302,12 @@ class DeepLinear(Problem):
 
     def _grad_rows(self, W):
         return self._exact_rows(W)[1]
+
+    def solution_distance_rows(self, W):
+        """Diagnostic solution_distance, per row."""
+        E = self._rights_rows(self._mats_rows(W))[-1] - self.C_best
+        norms = torch.linalg.vector_norm(E.reshape(W.shape[0], -1), dim=1)
+        return norms / torch.linalg.vector_norm(self.C_best)
 
     def _loss_grad_rows(self, W):
         return self._exact_rows(W)

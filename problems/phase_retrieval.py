@@ -13,6 +13,7 @@ import torch
 
 from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, rng
 from .batch import rows_dot, rows_matmul
+from .diagnostics import Diagnostic, nearest_point_rows
 from .quadratic import draw_indices
 from .registry import register
 
@@ -181,6 +182,9 @@ class PhaseRetrieval(Problem):
     reference = "Wang, Lin, Abernethy, ICLR 2020 eq. (4); Sun, Qu, Wright, FoCM 2018"
     start_spellings = {"saddle": {"init": "exact"}, "random": {"init": "paper"}}
     minimum_known = True  # w*
+    diagnostics = {"solution_distance": Diagnostic(
+        "min(||w - w*||, ||w + w*||) / ||w*||: the distance to the signal up to its sign",
+        lambda p, W: nearest_point_rows(W, torch.stack([p.w_star, -p.w_star]), p.wstar_norm2 ** 0.5))}
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
         super().__init__(size, instance_seed, dtype=dtype, device=device, **options)

@@ -15,6 +15,7 @@ from scipy.optimize import brentq
 from .base import (INSTANCE_STREAM, Option, Problem, Saddle, draw_indices, draw_normal,
                    haar_orthogonal, rng)
 from .batch import ipow, rows_matmul, rows_sum
+from .diagnostics import Diagnostic, nearest_point_rows
 from .registry import register
 
 
@@ -96,6 +97,10 @@ class Reddi2D(Problem):
     }
     reference = "Wang, Lin, Abernethy, ICLR 2020, eq. (3); Reddi et al., AISTATS 2018"
     minimum_known = True
+    diagnostics = {"solution_distance": Diagnostic(
+        "min ||w - w*|| / ||w*|| over the global minima w* (canonical: R(0, +-u*); paper: the "
+        "one global minimum)",
+        lambda p, W: nearest_point_rows(W, p.global_minima, float(p.minimizer.norm())))}
 
     H_DIAG = (1.0, -0.1)
     B_VARIANCE = (0.1, 0.001)
@@ -134,6 +139,8 @@ class Reddi2D(Problem):
         else:
             w_s, lam, self.f_star, w_min = self._paper_saddle(b.mean(axis=0))
         self.minimizer = self._from_u(self.tensor(w_min))
+        mirrored = [self._from_u(self.tensor(w_min * [1.0, -1.0]))] if centered else []
+        self.global_minima = torch.stack([self.minimizer, *mirrored])  # (canonical: both signs)
         point = self._from_u(self.tensor(w_s))
         value = float(self.loss(point))
         self.saddle = Saddle(point, value, lam, escape_delta=0.5 * (value - self.f_star))
@@ -249,6 +256,12 @@ class Reddi2D(Problem):
 
     def _sample_hvp_rows(self, W, V, samples):
         return self._hvp_rows(W, V)
+
+    def negative_coordinates_rows(self, D):
+        """Closed form: Hess f(w_s) = R diag(c) R^T with c the curvatures at u_s = R^T w_s, so
+        the negative eigenspace is spanned by the columns of R where c < 0 (e_2 unrotated)."""
+        negative = torch.nonzero(self._curvature(self._to_u(self.saddle.point)) < 0).flatten()
+        return self._to_u_rows(D)[:, negative]
 
     def initial_point(self, init_seed):
         return self.perturbed_origin(init_seed)
@@ -370,6 +383,11 @@ class QuadSaddle(Problem):
             "number of negative directions k, 1 <= k < d, overriding the size's (none: the size's)")),
     }
     reference = "Wang, Lin, Abernethy, ICLR 2020 (the 2-D toy, generalized here to d dimensions)"
+
+    diagnostics = {"solution_distance": Diagnostic(
+        "min ||w - w*|| / ||w*|| over the 2^k global minima (u_j = +-u* on the negative "
+        "directions, 0 elsewhere): sqrt(||u_+||^2 + sum_j (|u_j| - u*)^2) / (sqrt(k) u*), u = Q^T w",
+        lambda p, W: p.solution_distance_rows(W))}
 
     ETA_REFERENCE = 5e-4  # step size at which eps_g is 3x the SGD noise floor
     MAX_ROTATED_DIM = 2000
@@ -571,6 +589,20 @@ class QuadSaddle(Problem):
 
     def _sample_hvp_rows(self, W, V, samples):
         return self._hvp_rows(W, V)  # the noise is linear in w
+
+    def negative_coordinates_rows(self, D):
+        """Closed form: the last k coordinates of u = Q^T D (the negative directions), so that
+        the diagnostic negative_projection is the statistic of the escape test."""
+        if self.Q is None:
+            return D[:, self.dim - self.k:]
+        return rows_matmul(D, self.Q[:, self.dim - self.k:])
+
+    def solution_distance_rows(self, W):
+        """Diagnostic solution_distance: the nearest minimum takes u_j = sign(u_j) u* on each
+        negative direction and 0 on the positive ones."""
+        U = self._to_u_rows(W)
+        pos, neg = U[:, :self.dim - self.k], U[:, self.dim - self.k:].abs() - self.u_star
+        return ((pos * pos).sum(1) + (neg * neg).sum(1)).sqrt() / (math.sqrt(self.k) * self.u_star)
 
     def escaped(self, w, f):
         """||P_-(w - w_s)|| >= R (the projection test): the f-level test is swamped at large d

@@ -18,6 +18,7 @@ from bench.spec import SpecError, parse_spec
 
 from .base import (BASE_OPTIONS, Option, Problem, ProblemOptionError, UnknownProblemError,
                    format_problem_id)
+from .diagnostics import BASE_DIAGNOSTICS, Diagnostic, check_name
 
 _FAMILIES: dict[str, type[Problem]] = {}
 
@@ -26,13 +27,17 @@ FAMILY_MODULES = ["problems.quadratic", "problems.tensor", "problems.phase_retri
                   "problems.matrix_sensing", "problems.halfspace", "problems.networks"]
 
 __all__ = ["FAMILY_MODULES", "Option", "ProblemOptionError", "UnknownProblemError", "canonical_id",
-           "families", "make_problem", "option_table", "problem_ids", "register", "resolve"]
+           "check_diagnostics", "diagnostic_table", "families", "make_problem", "option_table",
+           "problem_ids", "register", "resolve"]
 
 
 def register(cls: type[Problem]) -> type[Problem]:
     """Class decorator: add a family, its options completed with the base options every family
-    has (``problems.base.BASE_OPTIONS``: start, escape_delta). Rejects a family name (and so any
-    id) registered twice, and a family option that reuses a base option's name."""
+    has (``problems.base.BASE_OPTIONS``: start, escape_delta) and its diagnostics with the base
+    diagnostics (``problems.diagnostics.BASE_DIAGNOSTICS``: saddle_distance,
+    negative_projection). Rejects a family name (and so any id) registered twice, a family
+    option that reuses a base option's name, and a diagnostic that is not declared as
+    ``Diagnostic(help, rows)`` under a lowercase name the trajectory does not already use."""
     name = getattr(cls, "family", None)
     if not name or ":" in name or "[" in name:
         raise ValueError(f"{cls.__name__}.family must be a plain name, got {name!r}")
@@ -51,6 +56,12 @@ def register(cls: type[Problem]) -> type[Problem]:
                              f"family (problems.base.BASE_OPTIONS); give the family's option "
                              f"another name")
     cls.options = {**cls.options, **BASE_OPTIONS}
+    for key, diag in cls.diagnostics.items():
+        check_name(name, key)
+        if not isinstance(diag, Diagnostic):
+            raise ValueError(f"problem family {name!r}: diagnostic {key!r} must be declared as "
+                             f"problems.diagnostics.Diagnostic(help, rows), got {diag!r}")
+    cls.diagnostics = {**BASE_DIAGNOSTICS, **cls.diagnostics}
     _FAMILIES[name] = cls
     return cls
 
@@ -118,6 +129,24 @@ def option_table(family: str) -> list[dict[str, str]]:
     return [{"option": name, "type": opt.type_name, "default": _format_value(opt.default),
              "range": opt.describe_range(), "meaning": opt.help}
             for name, opt in sorted(fams[family].options.items())]
+
+
+def diagnostic_table(family: str) -> list[dict[str, str]]:
+    """The diagnostics of ``family`` (problems.diagnostics): name and meaning, in name order."""
+    from .diagnostics import describe
+
+    fams = families()
+    if family not in fams:
+        raise _unknown("problem family", family, list(fams))
+    return describe(fams[family].diagnostics)
+
+
+def check_diagnostics(problem_id: str, names) -> tuple[str, ...]:
+    """``names`` (``"a,b"`` or a sequence) checked against the diagnostics of ``problem_id``'s
+    family, as sorted distinct names; raises ``problems.base.UnknownDiagnosticError`` listing
+    the family's diagnostics (no instance is built)."""
+    cls, _, _ = resolve(problem_id)
+    return cls.check_diagnostics(names)
 
 
 def make_problem(problem_id: str, instance_seed: int = 0, *, dtype: torch.dtype = torch.float64,

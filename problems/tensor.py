@@ -14,6 +14,7 @@ import torch
 
 from .base import INIT_STREAM, INSTANCE_STREAM, Option, Problem, Saddle, haar_orthogonal, rng
 from .batch import rows_dot, rows_matmul
+from .diagnostics import Diagnostic, nearest_point_rows
 from .quadratic import draw_indices
 from .registry import register
 
@@ -109,6 +110,9 @@ class TensorDecomposition(Problem):
     GAP_FRACTION = 0.01  # eps_g: f - f* <= this fraction of f_s - f* in the quadratic model
     start_spellings = {"saddle": {"init_delta": 0.0}}  # init_delta = 0 starts at x_s
     minimum_known = True  # the component a_1
+    diagnostics = {"solution_distance": Diagnostic(
+        "min_i min(||x - a_i||, ||x + a_i||): the distance to the nearest of the 2d global minima "
+        "+-a_i (unit vectors)", lambda p, W: nearest_point_rows(W, torch.cat([p.A.T, -p.A.T]), 1.0))}
     MU_MIN = 8.0  # smallest Hessian eigenvalue at a minimum +-a_i
 
     def __init__(self, size, instance_seed=0, *, dtype=torch.float64, device="cpu", **options):
