@@ -14,12 +14,18 @@ import math
 
 from bench.claims import Check, Claim, Measurement, Plot, Series, choice, escape_summary, quantiles
 
-SIZES = {"small": 10, "medium": 100, "large": 1000, "xl": 10_000}  # quad-saddle d (k = 1, 5, 10, 10)
-# (problem id, full-gradient cost n, GD entry, GD budget, PGD budget), in sample gradients
-QUAD = [(f"quad-saddle:{s}[n=1]", 1, "sgd[lr=0.25]", 5_000, 20_000) for s in SIZES]
+DIMS = (10, 100, 1000, 10_000)  # quad-saddle d, all at k = 1 (option d of size small)
+
+
+def quad(d: int, gd_budget: int = 5_000, pgd_budget: int = 20_000):
+    """(problem id, full-gradient cost n, GD entry, GD budget, PGD budget), in sample gradients."""
+    return (f"quad-saddle:small[n=1,d={d}]", 1, "sgd[lr=0.25]", gd_budget, pgd_budget)
+
+
+QUAD = [quad(d) for d in DIMS]
 FULL = [("reddi2d:canonical", 10, "pgd[g_thres=0.0]", 100_000, 100_000)] + QUAD + [
     ("matrix-sensing:small[init=exact]", 400, "sgd[lr=0.005]", 100_000, 400_000)]
-REDUCED = [("quad-saddle:small[n=1]", 1, "sgd[lr=0.25]", 1_000, 2_000)]
+REDUCED = [quad(10, 1_000, 2_000), quad(1000, 1_000, 2_000)]
 EXACT_ZERO = tuple(p for p, *_ in QUAD) + ("matrix-sensing:small[init=exact]",)
 
 
@@ -33,9 +39,9 @@ class GDStallsPGDEscapes(Claim):
                  "reaches an approximate second-order stationary point in a number of iterations "
                  "that depends on the dimension only poly-logarithmically.")
     setting = ("Full gradients everywhere, started exactly at the saddle. reddi2d:canonical (n = 10); "
-               "quad-saddle sizes small, medium, large, xl (d = 10, 100, 1e3, 1e4 with k = 1, 5, 10, "
-               "10 negative directions: the sizes fix (d, k), so the d-sweep is not at k = 1) with "
-               "option n = 1: a finite sum of one centered draw, which is exactly zero, so the one "
+               "quad-saddle:small with d = 10, 100, 1e3, 1e4 (option d), all with k = 1 negative "
+               "direction, and option n = 1: a finite sum of one centered draw, which is exactly "
+               "zero, so the one "
                "sample gradient is the exact gradient and the noise preset plays no role; "
                "matrix-sensing:small at U = 0 (m = 400). PGD: the pgd entry in practical mode "
                "(eta = 1/(2L), r = eps_g/L, g_thres = eps_g, t_thres = ln(1e3 sqrt d)/(eta eps_h)), "
@@ -49,9 +55,11 @@ class GDStallsPGDEscapes(Claim):
     metric = ("Escape (f <= f_s - Delta_esc, projection test on quad-saddle) within the budget; for "
               "GD whether f stays bitwise equal to f_s at every checkpoint. PGD iterations to the "
               "SOSP = calls_to_sosp / n (median over runs), and their growth over the quad-saddle "
-              "sizes against ln d.")
+              "dimensions (k = 1) against ln d.")
     expected = ("GD stays at w_s on every problem (0% escape); PGD escapes in every run, and its "
-                "iterations to the SOSP grow at most like log d across the quad-saddle sizes.")
+                "iterations to the SOSP grow at most like log d across the quad-saddle dimensions "
+                "at k = 1.")
+    version = "2"
 
     def _plan(self, scale):
         return (REDUCED, 2) if scale == "reduced" else (FULL, 8)
@@ -101,10 +109,11 @@ class GDStallsPGDEscapes(Claim):
             "centered b_i do not average to exactly 0 in floating point, and GD amplifies the "
             "remainder along e_2 by (1 + 0.1 eta) per iteration: it can stall only where that "
             "gradient is exactly zero.",
-            "The quad-saddle sizes change k with d (1, 5, 10, 10), and the registered eps_g grows "
-            "with d (0.045 to 1.5: three times the SGD noise floor at lr 5e-4, kept although n = 1 "
-            "has no noise), so PGD's radius r = eps_g/L grows with d too.",
-            f"Slope of ln(median PGD iterations) against ln d over the quad-saddle sizes: "
+            "The quad-saddle sweep keeps k = 1 and changes d alone (option d), but the family's "
+            "eps_g grows with d - k (0.045, 0.149, 0.474, 1.5: three times the SGD noise floor at "
+            "lr 5e-4, kept although n = 1 has no noise), so PGD's radius r = eps_g/L grows with d "
+            "too; its t_thres grows like ln sqrt(d).",
+            f"Slope of ln(median PGD iterations) against ln d over the quad-saddle dimensions: "
             f"{'-' if fit is None else f'{fit:.3f}'}."]
         series = [Series("PGD median iterations to SOSP (quad-saddle[n=1])", xs, ys)]
         return Measurement(values, table, series,
@@ -112,7 +121,9 @@ class GDStallsPGDEscapes(Claim):
 
     def checks(self, m):
         probs, out = m.values["problems"], []
-        zero = [p for p in EXACT_ZERO if p in probs]
+        from problems import canonical_id
+
+        zero = [canonical_id(p) for p in EXACT_ZERO if canonical_id(p) in probs]
         ok = all(probs[p]["gd_escaped"] == 0 and probs[p]["gd_frozen"] for p in zero)
         out.append(Check("GD stays at w_s where the gradient there is exactly 0 (" + ", ".join(zero)
                          + ")", "0% escape, f constant (bitwise) at f_s",
