@@ -113,10 +113,12 @@ class SGDEscapesUnderCNC(Claim):
         notes = [
             "phase-retrieval's init=exact is its empirical strict saddle on the sphere w ⟂ w*, "
             "where the per-sample gradients are nonzero (gamma > 0), so it belongs to the gamma > "
-            "0 group. The gamma = 0 point of phase retrieval, w = 0, is a local maximum, and no "
-            "start option places the iterate exactly there (init=paper starts near it), so it is "
-            "not run; the depth-2 linear network at W = 0 (a strict saddle with every per-sample "
-            "gradient exactly 0) stands in as a second bitwise case besides matrix sensing.",
+            "0 group (it is also what start=saddle gives: the family's designated saddle). The "
+            "gamma = 0 point of phase retrieval, w = 0, is a local maximum, not a saddle: no start "
+            "option places the iterate exactly there (start=random, i.e. init=paper, starts near "
+            "it), so it is not run; the depth-2 linear network at W = 0 (a strict saddle with "
+            "every per-sample gradient exactly 0) stands in as a second bitwise case besides "
+            "matrix sensing.",
             "quad-saddle[noise=cnc0] and mlp-digits at theta_s are not bitwise still: the noise "
             "moves the positive directions (quad-saddle) and the output bias b2 (mlp-digits), "
             "while the invariant set {negative coordinates = 0} / {W1 = W2 = 0} is kept. On that "
