@@ -53,7 +53,9 @@ class SecondOrderEscape(Claim):
                "a finite sum of n = 100 draws (aniso, and cnc0: gamma = 0), tensor:small (k = 2), "
                "halfspace-sym:small, phase-retrieval:small (init=exact), matrix-sensing:small "
                "(U = 0, gamma = 0), mlp-digits:small (theta_s, gamma = 0), deep-linear:small "
-               "(wrong-subspace saddle, and W = 0: gamma = 0); 4 runs each. neon (SGD step = the "
+               "(wrong-subspace saddle, and W = 0: gamma = 0); 4 runs each, and the same 4 runs "
+               "stopped at their escape (stop rule escape, so that their oracle counts are those "
+               "at the escape). neon (SGD step = the "
                "problem's SGD step, K = 1000, 100 power steps per extraction on minibatches of "
                "min(n, 64) samples) on the four gamma = 0 problems, 2 runs each. First-order "
                "comparison: SGD at the same steps on the gamma > 0 problems, 8 runs each. Budgets "
@@ -61,8 +63,8 @@ class SecondOrderEscape(Claim):
     metric = ("Escape (f <= f_s - Delta_esc, projection test on quad-saddle) and its cost in "
               "sample gradients (a full pass costs n); cubic-newton's outer iterations to escape "
               "(checkpoints before escape, exact where every outer iteration crossed a "
-              "checkpoint), a bound on its full-batch HVPs before escape, and outer iterations "
-              "and HVPs to a certified SOSP; NEON: an "
+              "checkpoint), its full-batch HVPs and gradients up to the escape (the counts of the "
+              "runs stopped there), and outer iterations and HVPs to a certified SOSP; NEON: an "
               "upper bound on the extractions before escape, escape cost / cost of one "
               "extraction (2 min(n, 64) (100 + 1) sample gradients).")
     expected = ("Both escape in every run, gamma = 0 problems included; cubic-newton within a "
@@ -70,6 +72,7 @@ class SecondOrderEscape(Claim):
                 "1000) before escape; NEON within a few extractions (<= 10). The cost in sample "
                 "gradients is reported next to SGD's (no expected direction: a full-batch pass "
                 "costs n).")
+    version = "2"
 
     def _plan(self, scale):
         if scale == "reduced":
@@ -86,7 +89,8 @@ class SecondOrderEscape(Claim):
         out = []
         for p in plan["cubic"]:
             out += [self.task(choice("cubic-newton[M0=1.0]"), p, s, budget=PROBLEMS[p][2],
-                              scale=scale) for s in range(sc)]
+                              scale=scale, stop=stop) for stop in ("sosp", "escape")
+                    for s in range(sc)]
         for p in plan["neon"]:
             entry = choice(f"neon[lr={PROBLEMS[p][1]},nc_iters={NEON_ITERS}]")
             out += [self.task(entry, p, s, budget=plan["neon_budget"] or NEON_BUDGET[p],
@@ -104,8 +108,10 @@ class SecondOrderEscape(Claim):
         table, values, series = [], {"scale": scale}, []
         for entry in ("cubic", "neon", "sgd"):
             for p in plan[entry]:
-                runs = sorted((r for r in records if r.problem == p and r.entry_name == _NAME[entry]),
+                mine = sorted((r for r in records if r.problem == p and r.entry_name == _NAME[entry]),
                               key=lambda r: r.run_seed)
+                runs = [r for r in mine if r.stop == "sosp"]
+                at_escape = [r for r in mine if r.stop == "escape"]
                 prob = make_problem(p)
                 s = escape_summary(runs)
                 row = {"entry": _NAME[entry], "problem": p, "gamma": PROBLEMS[p][0],
@@ -115,10 +121,8 @@ class SecondOrderEscape(Claim):
                 if entry == "cubic":
                     its = [_iters_to_escape(r) for r in runs]
                     row["iters to escape (max)"] = _max(its)
-                    # every call is a full pass (n samples): one gradient per outer iteration,
-                    # the other calls HVPs or function values
-                    row["HVPs to escape (max bound)"] = _max(
-                        None if i is None else r.escape_calls // prob.n - i for r, i in zip(runs, its))
+                    for kind, name in (("hvp_calls", "HVPs"), ("grad_calls", "gradients")):
+                        row[f"{name} to escape (max)"] = _max(_at_escape(r, kind) for r in at_escape)
                     row["iters to first decrease (max)"] = _max(_iters_to_decrease(r) for r in runs)
                     cert = [r for r in runs if r.status == "certified"]
                     row["iters to SOSP (median)"] = quantiles([r.grad_calls_to_sosp for r in cert])[1]
@@ -147,13 +151,13 @@ class SecondOrderEscape(Claim):
             "checkpoint where escape is first seen is the iteration that escaped. Where it does "
             "not hold the value is left empty. Outer iterations include rejected cubic steps "
             "(M doubled).",
-            "The records count oracle calls per kind only at the SOSP and at the end, so HVPs to "
-            "escape are bounded: on these finite sums every cubic-newton call is a full pass, "
-            "one full gradient per outer iteration, so HVPs to escape <= escape cost / n - outer "
-            "iterations to escape (function values are the rest). HVPs and outer iterations to "
-            "the certified SOSP are reported too. NEON's finite differences are gradient calls (no HVP is counted); its "
-            "extractions are not recorded, so the number before escape is bounded by escape cost "
-            "// cost of one extraction (each extraction costs exactly that).",
+            "HVPs and gradients to escape are the oracle counts of cubic-newton runs stopped at "
+            "their escape checkpoint (stop rule escape; the same seeds as the runs to the SOSP, "
+            "so the same iterates up to there); on these finite sums every call is a full pass. "
+            "HVPs and outer iterations to the certified SOSP are reported too. NEON's finite "
+            "differences are gradient calls (no HVP is counted); its extractions are not "
+            "recorded, so the number before escape is bounded by escape cost // cost of one "
+            "extraction (each extraction costs exactly that).",
             "NEON uses minibatches of min(n, 64) samples in its finite differences (the entry's "
             "design), full batches only where n <= 64 (deep-linear has n = 50); quad-saddle runs "
             "as a finite sum of 100 centered draws so that cubic-newton's gradients and HVPs are "
@@ -196,9 +200,9 @@ class SecondOrderEscape(Claim):
                   bool(cubic) and all(v["iters to escape (max)"] is not None
                                       and v["iters to escape (max)"] <= MAX_ITERS for v in cubic)),
             Check("cubic-newton: full-batch HVPs to escape", f"tens to a few hundred (<= {MAX_HVPS})",
-                  ", ".join(f"{short(v)} {_s(v['HVPs to escape (max bound)'])}" for v in cubic),
-                  bool(cubic) and all(v["HVPs to escape (max bound)"] is not None and
-                                      v["HVPs to escape (max bound)"] <= MAX_HVPS for v in cubic)),
+                  ", ".join(f"{short(v)} {_s(v['HVPs to escape (max)'])}" for v in cubic),
+                  bool(cubic) and all(v["HVPs to escape (max)"] is not None and
+                                      v["HVPs to escape (max)"] <= MAX_HVPS for v in cubic)),
             Check("NEON escapes every run on the gamma = 0 problems", "escaped = 1 on every problem",
                   ", ".join(f"{short(v)} {v['escaped']:.2f}" for v in neon),
                   bool(neon) and all(v["escaped"] == 1.0 for v in neon)),
@@ -227,6 +231,10 @@ def _iters_to_decrease(r):
     if len(cost) - 1 != r.steps:
         return None
     return next((i for i, x in enumerate(f) if x < f[0]), None)
+
+
+def _at_escape(r, kind):  # a run stopped at its escape: its count of ``kind`` there
+    return r.counts.get(kind) if r.status == "escaped" else None
 
 
 def _max(xs):
