@@ -16,7 +16,7 @@ ESCAPE_DELTA = 0.005  # escape at f <= f_s - 0.005
 #: within the factor is never censored; runs stop at their escape, so a batch (one beta, one
 #: problem) lasts until its slowest run escapes or this budget
 BUDGETS = {0.0: 2_200_000, 0.3: 1_500_000, 0.5: 1_100_000, 0.7: 600_000, 0.9: 200_000}
-REDUCED_BUDGETS = {0.0: 200_000, 0.9: 50_000}
+REDUCED_BUDGETS = {0.0: 100_000, 0.9: 20_000}
 
 
 class MomentumEscapesFaster(Claim):
@@ -48,7 +48,7 @@ class MomentumEscapesFaster(Claim):
     def _plan(self, scale: str):
         canon, paper = (f"reddi2d:{s}[escape_delta={ESCAPE_DELTA}]" for s in ("canonical", "paper"))
         if scale == "reduced":
-            return {"lr": 2e-3, "betas": (0.0, 0.9), "seeds": {canon: 4}, "budgets": REDUCED_BUDGETS,
+            return {"lr": 5e-3, "betas": (0.0, 0.9), "seeds": {canon: 4}, "budgets": REDUCED_BUDGETS,
                     "problems": {canon: (0,)}}
         return {"lr": 5e-5, "betas": BETAS, "seeds": {canon: 32, paper: 8}, "budgets": BUDGETS,
                 "problems": {canon: (0,), paper: (0,)}}
