@@ -81,9 +81,8 @@ class DecreaseMomentum(Claim):
         return {"steps": 50_000, "seeds": 8, "schedules": tuple(SCHEDULES), "problem": PROBLEM}
 
     def tasks(self, scale):
-        """Each schedule in a seed batch of its own (its own scale label): rows of one batch
-        that differ in hyperparameters are one param group each, slower than one group, and
-        separate batches share the cores."""
+        """Each schedule in a seed batch of its own (its own scale label), so that the four
+        batches share the cores instead of one batch of 32 rows running on one."""
         plan = self._plan(scale)
         return [self.task(choice(BASE.format(SCHEDULES[s])), plan["problem"], seed,
                           budget=32 * plan["steps"], scale=f"{scale}-{TAGS[s]}", stop="budget")

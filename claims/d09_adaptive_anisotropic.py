@@ -28,9 +28,9 @@ REDDI = "reddi2d:canonical[escape_delta=0.005]"
 REDDI_ROT = "reddi2d:canonical[escape_delta=0.005,rotate=true]"
 ETA_ROT = 5e-4  # equal-eta step of the reddi2d rotation comparison (SGD escapes in ~1.4e5)
 # (problem id, budgets in sample gradients: an entry-specific one where given, lr grid, stop rule,
-#  one seed batch per lr?). reddi2d's SGD budgets are long and its runs at most lrs certify
-#  early, so there each lr gets a batch of its own (a batch lasts until its slowest row stops,
-#  and rows differing in lr are one param group each); the rotated reddi2d needs T_esc only.
+#  one seed batch per lr?). A batch lasts until its slowest row stops: reddi2d's budgets are long
+#  and its runs at most lrs certify early, so there each lr gets a batch of its own; the rotated
+#  reddi2d needs T_esc only.
 FULL = [(REDDI, {"sgd": 1_000_000, "*": 100_000}, GRID, "sosp", True),
         (REDDI_ROT, {"sgd": 400_000, "*": 100_000}, (ETA_ROT,), "escape", False)] + [
     (f"quad-saddle:small{o}", {"*": 20_000}, GRID, "sosp", False) for o in
