@@ -3,6 +3,7 @@ import pathlib
 import shutil
 
 from leaderboard import site
+from leaderboard.markdown import docstring_markdown
 from tests.leaderboard.conftest import ROOT
 from tests.leaderboard.helpers import make_record
 
@@ -57,7 +58,7 @@ def test_docstring_markdown_sections_math_and_plain_text():
     doc = ("Title line.\n\n    Objective:\n        .. math::\n            f(w) = \\frac12 \\|w\\|^2\n\n"
            "        with :math:`\\lambda_{\\min} = -\\mu` and w_i * x_j | b.\n\n"
            "    Saddle and minimum:\n        * ``zero``: W = 0\n          continued.\n        * two\n")
-    md = site.docstring_markdown(doc, heading="##")
+    md = docstring_markdown(doc, heading="##")
     assert md.startswith('<div class="sb-doc"><p>Title line.</p></div>')
     assert "\n## Objective\n" in md and "\n## Saddle and minimum\n" in md
     assert md.count("<math") == 2 and 'display="block"' in md
@@ -81,7 +82,7 @@ def test_every_family_defines_itself_without_outside_documents():
         for section in ("Objective:", "Oracle:", "Saddle and minimum:", "Certificate and budget:",
                         "References:"):
             assert f"\n    {section}\n" in doc, (name, section)
-        md = site.docstring_markdown(doc)
+        md = docstring_markdown(doc)
         assert not re.search(r"\\[A-Za-z]+", re.sub(r"<math.*?</math>", "", md, flags=re.S)), name
     bad = re.compile(r"SPEC\b|SPEC\.md|\.\./shared|spec §")
     for pkg in ("bench", "problems"):
