@@ -10,7 +10,7 @@ What the test changes, and only that (each change must apply, or the test fails)
 * ``tcp://HOST:8786`` is a real local Dask cluster (2 worker processes);
 * ``bench throughput`` gets ``--quick`` (tiny sizes);
 * ``bench leaderboard serve`` is started in the background and must answer on its page;
-* ``bench reproduce D12`` must run nothing: the committed runs of the claim are complete for
+* ``bench reproduce D1`` must run nothing: the committed runs of the claim are complete for
   this code (they are re-measured and re-judged);
 * ``bench validate --since origin/main`` on a clone with no change must say there is nothing to
   validate (exit 2): what it checks on a branch with a new entry runs in
