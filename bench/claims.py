@@ -201,6 +201,17 @@ def choice(spec: str):
     return _CHOICES[spec][0]
 
 
+def in_processes(fn, jobs: Sequence[Any], workers: int = 2) -> list[Any]:
+    """``[fn(job) for job in jobs]`` in ``workers`` fresh (spawned) processes: the in-process
+    claims' independent configurations, one per core. ``fn`` must be a module-level function."""
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, jobs))
+
+
 # ------------------------------------------------------------------------------ discovery
 def discover(package: str = CLAIMS_PACKAGE) -> dict[str, Claim]:
     """Every claim of ``package``, by id, in numeric order (``D2`` before ``D10``)."""

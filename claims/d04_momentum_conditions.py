@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from bench.claims import Check, Claim, Measurement, Plot, Series
+from bench.claims import Check, Claim, Measurement, Plot, Series, in_processes
 
 TOY = "reddi2d:canonical"
 PR = "phase-retrieval:small[wstar=paper,init=paper]"
@@ -246,13 +246,8 @@ class MomentumConditions(Claim):
                 (PR, 0.9, 32, 3000, 2, 5e-4), (PR, 0.5, 32, 3000, 2, 5e-4)]
 
     def measure(self, records, scale):
-        import concurrent.futures
-        import multiprocessing
-
         jobs = self._plan(scale)
-        with concurrent.futures.ProcessPoolExecutor(
-                2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_job, jobs))
+        results = in_processes(_job, jobs)
         values, table, series, ident = {"scale": scale, "configs": {}}, [], [], 0.0
         for (pid, beta, _, steps, every, lr), (logs, err) in zip(jobs, results):
             out, ser = summarize(pid, beta, lr, logs)

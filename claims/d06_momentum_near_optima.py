@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import statistics
 
-from bench.claims import Check, Claim, Measurement, Plot, Series, quantiles, within_factor
+from bench.claims import (Check, Claim, Measurement, Plot, Series, in_processes, quantiles,
+                          within_factor)
 
 P1_PROBLEMS = ("reddi2d:canonical", "quad-saddle:medium")
 P1_ETA, P1_BETAS = 5e-4, (0.0, 0.5, 0.9)
@@ -161,17 +162,12 @@ class MomentumNearOptima(Claim):
                 "the smallest T_opt(eps_f).")
 
     def measure(self, records, scale):
-        import concurrent.futures
-        import multiprocessing
-
         plan = PLANS[scale]
         every, T = plan["every"], plan["p2_steps"]
         jobs = [("p2", T, plan["p2_seeds"], every, plan["p2_eta"])]
         jobs += [("p1", pid, plan["p1_steps"], S, every)
                  for pid, S in zip(P1_PROBLEMS, plan["p1_seeds"])]
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
-            r2, *r1 = list(pool.map(_job, jobs))
+        r2, *r1 = in_processes(_job, jobs)
         values = {"scale": scale, "part1": {}, "part2": {}}
         table, series = [], []
         for pid, r in zip(P1_PROBLEMS, r1):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from bench.claims import Check, Claim, Measurement, Plot, Series
+from bench.claims import Check, Claim, Measurement, Plot, Series, in_processes
 
 ALPHA_BETA = {"reddi2d:canonical": (1e-3, 0.9), "mlp-digits:small": (1e-3, 0.9)}
 ABS_TOL_F64 = 1e-10
@@ -140,14 +140,9 @@ class SPAEqualsMomentum(Claim):
         return {"steps": 500 if scale == "reduced" else 100_000, "seeds": 1 if scale == "reduced" else 2}
 
     def measure(self, records, scale):
-        import concurrent.futures
-        import multiprocessing
-
         plan = self._plan(scale)
         jobs = [(pid, dt, plan["steps"], plan["seeds"]) for pid, dt in CONFIGS]
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
-            results = list(pool.map(_run, jobs))
+        results = in_processes(_run, jobs)
         values, table, series = {"scale": scale, "runs": {}}, [], []
         for (pid, dt, *_), (out, log) in zip(jobs, results):
             values["runs"][f"{pid} {dt}"] = out
