@@ -233,8 +233,13 @@ def _iters_to_decrease(r):
     return next((i for i, x in enumerate(f) if x < f[0]), None)
 
 
-def _at_escape(r, kind):  # a run stopped at its escape: its count of ``kind`` there
-    return r.counts.get(kind) if r.status == "escaped" else None
+def _at_escape(r, kind):
+    """A run stopped at its escape: its count of ``kind`` there. A run whose escape and first
+    certification fall on the same checkpoint ends ``certified`` at its escape (its end cost
+    is its escape cost); one certified before it escaped has no count at its escape."""
+    at_escape = r.status == "escaped" or (r.status == "certified" and r.escape_calls is not None
+                                          and r.escape_calls == r.counts.get("cost"))
+    return r.counts.get(kind) if at_escape else None
 
 
 def _max(xs):

@@ -142,3 +142,22 @@ def test_committed_records_remeasure_to_the_committed_measurement(claim_id, regi
     data = C.read_result(COMMITTED / claim_id / "result.json")
     remeasured = json.loads(json.dumps(claim.measure(records, "full").to_data()))
     assert remeasured == data["measurement"]
+
+
+def test_d18_counts_at_escape_include_runs_certified_at_their_escape_checkpoint():
+    """D18's HVPs to escape: a stop-at-escape run whose escape and first certification share a
+    checkpoint ends ``certified`` there and its end counts are its escape counts; a run certified
+    before it escaped has none."""
+    from types import SimpleNamespace
+
+    from claims.d18_second_order_escape import _at_escape
+
+    def run(status, escape_calls, cost=900):
+        return SimpleNamespace(status=status, escape_calls=escape_calls,
+                               counts={"cost": cost, "hvp_calls": 4})
+
+    assert _at_escape(run("escaped", 900), "hvp_calls") == 4
+    assert _at_escape(run("certified", 900), "hvp_calls") == 4
+    assert _at_escape(run("certified", None), "hvp_calls") is None
+    assert _at_escape(run("certified", 450), "hvp_calls") is None
+    assert _at_escape(run("budget_exhausted", None), "hvp_calls") is None
