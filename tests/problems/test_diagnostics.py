@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from problems import Diagnostic, UnknownDiagnosticError, families, make_problem, register
+from problems import Diagnostic, UnknownDiagnosticError, families, make_problem
 from problems.base import INIT_STREAM, Problem, rng
 from problems.diagnostics import BASE_DIAGNOSTICS
 from problems.quadratic import QuadSaddle
-from problems.registry import _FAMILIES, check_diagnostics, diagnostic_table
+from problems.registry import check_diagnostics, diagnostic_table
 
 SMALLEST = {name: f"{name}:{next(iter(cls.sizes))}" for name, cls in families().items()}
 SOLVED = ["deep-linear", "matrix-sensing", "phase-retrieval", "quad-saddle", "reddi2d", "tensor"]
@@ -39,32 +39,24 @@ def test_every_family_has_the_base_diagnostics_and_the_solved_ones_a_solution_di
 
 
 @pytest.mark.parametrize("bad", ["f", "lambda_min", "Bad-Name", "2x"])
-def test_a_diagnostic_needs_a_lowercase_name_the_trajectory_does_not_use(bad):
+def test_a_diagnostic_needs_a_lowercase_name_the_trajectory_does_not_use(bad, refuses_registration):
     class Clash(QuadSaddle):
         """A family declaring a diagnostic under a bad name."""
 
         family = "diag-clash-test"
         diagnostics = {bad: Diagnostic("a quantity", lambda p, W: W[:, 0])}
 
-    try:
-        with pytest.raises(ValueError, match="lowercase identifier"):
-            register(Clash)
-    finally:
-        _FAMILIES.pop("diag-clash-test", None)
+    refuses_registration(Clash, "lowercase identifier")
 
 
-def test_a_diagnostic_must_be_declared_as_a_diagnostic():
+def test_a_diagnostic_must_be_declared_as_a_diagnostic(refuses_registration):
     class Loose(QuadSaddle):
         """A family declaring a bare function."""
 
         family = "diag-loose-test"
         diagnostics = {"first": lambda p, W: W[:, 0]}
 
-    try:
-        with pytest.raises(ValueError, match=r"Diagnostic\(help, rows\)"):
-            register(Loose)
-    finally:
-        _FAMILIES.pop("diag-loose-test", None)
+    refuses_registration(Loose, r"Diagnostic\(help, rows\)")
 
 
 def test_an_unknown_name_is_refused_with_the_familys_list():

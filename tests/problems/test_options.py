@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from bench.cli import main as bench_main
-from problems import canonical_id, families, make_problem, register
+from problems import canonical_id, families, make_problem
 from problems.base import INIT_STREAM, Option, ProblemOptionError, UnknownProblemError, rng
 from problems.conformance import check_options
 from problems.quadratic import QuadSaddle
-from problems.registry import _FAMILIES, option_table
+from problems.registry import option_table
 
 # (bad id, option named, what the message must say is allowed)
 BAD = [
@@ -146,18 +146,14 @@ def test_every_option_is_declared_with_help(family):
         assert all(row[k].strip() for k in ("type", "default", "range", "meaning")), row
 
 
-def test_register_refuses_an_undeclared_option():
+def test_register_refuses_an_undeclared_option(refuses_registration):
     class Bare(QuadSaddle):
         """A family whose option is a bare default."""
 
         family = "bare-option-test"
         options = {"batch": 1}
 
-    try:
-        with pytest.raises(ValueError, match="must be declared as"):
-            register(Bare)
-    finally:
-        _FAMILIES.pop("bare-option-test", None)
+    refuses_registration(Bare, "must be declared as")
 
 
 def test_option_coercion_rules():
