@@ -137,6 +137,10 @@ class Claim:
     metric: str = ""  # what is measured, with its formula
     expected: str = ""  # the expected direction and magnitude, and where that number comes from
     version: str = "1"  # bump when the setting changes (part of the records' suite version)
+    #: worker processes ``bench reproduce`` uses for its runs unless ``-j`` says otherwise (None:
+    #: one per core). A claim whose time is one long seed batch may run faster with fewer: on 2
+    #: cores a lone worker polls its channel and halves a step's round trip (bench.channel).
+    workers: int | None = None
 
     # ---- what to run
     def tasks(self, scale: str) -> list:

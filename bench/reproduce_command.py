@@ -37,7 +37,8 @@ def add_command(subparsers) -> None:
     p.add_argument("--executor", default="local", choices=["local", "serial", "dask"],
                    help="how runs execute, as for bench run")
     p.add_argument("--scheduler", help="Dask scheduler address (with --executor dask)")
-    p.add_argument("-j", "--workers", type=int, help="worker processes (default: cores)")
+    p.add_argument("-j", "--workers", type=int,
+                   help="worker processes (default: the claim's own if it sets one, else cores)")
     p.add_argument("--force", action="store_true", help="re-run runs already stored")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_reproduce)
@@ -73,9 +74,12 @@ def reproduce(claim, scale: str, root: pathlib.Path, args) -> int:
         store = ResultsStore(store_root(root, claim.id, scale))
         store.check_writable()
         todo = pending(tasks, store, args.force)
-        print(f"{len(tasks)} runs ({len(tasks) - len(todo)} already stored, {len(todo)} to run)",
-              file=sys.stderr)
-        run_tasks(todo, store, executor=args.executor, workers=args.workers,
+        workers = args.workers or claim.workers
+        told = "" if not todo or not workers else f"; {workers} worker(s)" + (
+            "" if args.workers else ", the claim's default")
+        print(f"{len(tasks)} runs ({len(tasks) - len(todo)} already stored, {len(todo)} to run"
+              f"{told})", file=sys.stderr)
+        run_tasks(todo, store, executor=args.executor, workers=workers,
                   progress=None if args.quiet else stderr_progress(), force=args.force,
                   scheduler=args.scheduler)
         wanted = {task_key(t) for t in tasks}

@@ -9,7 +9,8 @@ re-runs them, in order, on this machine:
 
 1. ``archive``: the leaderboard suite, both ranked tracks (``python -m leaderboard.make_results
    --suite standard --track tuned``, then ``--track defaults``);
-2. ``claims``: every claim at full scale (``bench reproduce``);
+2. ``claims``: every claim at full scale (``bench reproduce``, each claim with its own number
+   of workers: ``-j`` is the archive's);
 3. ``throughput``: ``bench throughput --results leaderboard/results`` (sgd and adam, default
    sizes).
 
@@ -80,7 +81,7 @@ def commands(step: str, workers: int) -> list[list[str]]:
         return [[py, "-m", "leaderboard.make_results", "--suite", "standard", "--track", track,
                  "-j", str(workers)] for track in ("tuned", "defaults")]
     if step == "claims":
-        return [[py, "-m", "bench", "reproduce", "-j", str(workers)]]
+        return [[py, "-m", "bench", "reproduce"]]
     return [[py, "-m", "bench", "throughput", "--results", str(RESULTS)]]
 
 
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", default=",".join(STEPS),
                    help=f"comma-separated, in this order: {', '.join(STEPS)} (default: all)")
-    p.add_argument("-j", "--workers", type=int, default=2)
+    p.add_argument("-j", "--workers", type=int, default=2,
+                   help="worker processes of the archive (claims: each claim's default)")
     p.add_argument("--dry-run", action="store_true", help="say what would move and run, do nothing")
     a = p.parse_args(argv)
     steps = [s.strip() for s in a.steps.split(",") if s.strip()]

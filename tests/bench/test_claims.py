@@ -84,8 +84,9 @@ def test_quantiles_never_impute_censored_runs():
 def test_two_claims_run_end_to_end_at_reduced_scale_and_resume(tmp_path, registry, capsys):
     ids = [i for i in END_TO_END if i in registry]
     assert len(ids) == 2, f"{END_TO_END} must be registered"
-    assert main(["reproduce", *ids, "--reduced", "--results", str(tmp_path), "-j", "2", "-q"]) == 0
-    out = capsys.readouterr().out
+    assert main(["reproduce", *ids, "--reduced", "--results", str(tmp_path), "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert "1 worker(s), the claim's default" in err  # D1 declares workers = 1
     first = {}
     for claim_id in ids:
         path = C.result_path(tmp_path, claim_id, "reduced")
