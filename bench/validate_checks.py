@@ -29,8 +29,6 @@ import random
 import sys
 import tempfile
 from typing import Any, Callable, Sequence
-
-RANKED_TRACKS = ("tuned", "defaults")
 #: the fields of a record that a re-run must reproduce exactly (``counts`` key by key)
 COUNT_FIELDS = ("status", "calls_to_sosp", "grad_calls_to_sosp", "hvp_calls_to_sosp",
                 "escape_calls", "sosp_bracket", "escape_bracket", "steps", "counts")

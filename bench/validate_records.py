@@ -14,8 +14,9 @@ import json
 import pathlib
 from typing import Any, Callable
 
-from bench.validate_checks import (RANKED_TRACKS, Check, Context, Findings, Submission, display,
+from bench.validate_checks import (Check, Context, Findings, Submission, display,
                                    listed, normalized)
+from leaderboard.boards import RANKED_TRACKS
 
 
 def records_path_in(results: pathlib.Path, suite, name: str) -> pathlib.Path:

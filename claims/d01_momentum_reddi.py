@@ -15,11 +15,12 @@ RATIO_09 = 0.08  # T(0.9) / T(0), about (1 - beta) times a log factor
 ESCAPE_DELTA = 0.005  # escape at f <= f_s - 0.005
 #: one budget for every run (sample gradients), so that all betas of a problem run as the rows of
 #: one batch: a batch lasts until its slowest row escapes or this budget, and its cost per step
-#: is the harness-worker round trip, nearly independent of its rows. 1.25 x the slowest
-#: reference median (beta = 0), the most that fits the claim's 10 minutes on 2 cores: a median
-#: above it reads as censored and fails the check, so beta = 0's window is [1/1.5, 1.25] x its
-#: reference (stricter than FACTOR, never looser); every other beta gets >= 1.8 x its reference
-BUDGET = round(1.25 * REFERENCE[0.0])
+#: is the harness-worker round trip, nearly independent of its rows. 1.1 x the slowest
+#: reference median (beta = 0), which keeps the claim within 10 minutes on 2 cores with a margin
+#: (at 1.25 x it took 568-597 s): a median above it reads as censored and fails the check, so
+#: beta = 0's window is [1/1.5, 1.1] x its reference (stricter than FACTOR, never looser);
+#: every other beta gets >= 1.6 x its reference
+BUDGET = round(1.1 * REFERENCE[0.0])
 REDUCED_BUDGET = 100_000
 
 
@@ -34,7 +35,7 @@ class MomentumEscapesFaster(Claim):
                "reddi2d:paper (the paper's uncentered draws, instance 0, w_0 = 0 near the saddle, "
                "f_s = -0.0061), both with escape_delta = 0.005; sgd-momentum (torch heavy ball) at "
                "lr = 5e-5 for beta in {0, 0.3, 0.5, 0.7, 0.9}; one sample per call; each run stops "
-               "at its escape (stop rule escape) or at its budget, 1.8125e6 sample gradients (1.25 "
+               "at its escape (stop rule escape) or at its budget, 1.595e6 sample gradients (1.1 "
                "times the slowest reference median, beta = 0) for every run; "
                "24 runs per beta on canonical; 8 on paper for beta in {0, 0.5, 0.9} (its escape "
                "is driven by the drift of the uncentered b_i, so its runs' escape times lie within "
@@ -48,8 +49,9 @@ class MomentumEscapesFaster(Claim):
                 "independent numpy implementation), so T(0.9)/T(0) is about 0.08; within a factor "
                 "1.5.")
     version = "3"
-    #: its time is the canonical batch (1.8e6 steps): on the 2-core machine one worker, whose
-    #: channel polls, ran the claim in 9.5 min, two workers (no polling) in 12.8 min
+    #: its time is the canonical batch (up to the budget in steps): on the 2-core machine, at a
+    #: budget of 1.8e6, one worker (whose channel polls) ran the claim in 9.5-10 min, two workers
+    #: (no polling) in 12.8 min
     workers = 1
 
     def _plan(self, scale: str):
@@ -121,7 +123,7 @@ class MomentumEscapesFaster(Claim):
                    if not within_factor(canon.get(b), REFERENCE[float(b)], FACTOR)]
             out.append(Check("canonical: medians match the reference",
                              f"within x{FACTOR} for every beta (beta = 0: at most the budget, "
-                             "1.25 x)", "all within" if not off else f"off for beta {', '.join(off)}",
+                             "1.1 x)", "all within" if not off else f"off for beta {', '.join(off)}",
                              not off))
         return out
 
