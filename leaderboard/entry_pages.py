@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from leaderboard import scoring
+from leaderboard import boards, scoring
 from leaderboard.markdown import DASH, WIDE, cell, code, fmt_int, md_table, noindex
 from leaderboard.site_data import (DETAIL_COLUMNS, ENTRY_TOP, indent_block, interval, math_isfinite,
                                    ratio_text)
@@ -53,7 +53,7 @@ class EntryPages:
                              f"certified {rank.certified}/{rank.runs} runs.\n")
             else:
                 parts.append("Not ranked: only the `tuned` and `defaults` tracks of suite "
-                             f"`{scoring.RANKED_SUITE}` are ranked.\n")
+                             f"`{boards.RANKED_SUITE}` are ranked.\n")
             rows, details = [], []
             for r in t.itertuples():
                 ratio = float(ratios.loc[r.problem, entry])

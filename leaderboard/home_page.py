@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from leaderboard import scoring
+from leaderboard import boards, scoring
 from leaderboard.markdown import cell, fmt_int, md_table, noindex, slug
 from leaderboard.site_data import (DOCS, PROFILE_TOP, Board, interval, math_isfinite, ranked_version,
                                    ratio_text)
@@ -116,16 +116,16 @@ class HomePage:
         have = {(b.suite, b.version, b.profile, b.track) for b in self.boards}
         if version:
             # the leaderboard's two ranked boards come first, said plainly when empty
-            for track in scoring.RANKED_TRACKS:
-                if (scoring.RANKED_SUITE, version, "cpu", track) not in have:
+            for track in boards.RANKED_TRACKS:
+                if (boards.RANKED_SUITE, version, "cpu", track) not in have:
                     parts.append(self.empty_board_section(version, track))
                 else:
                     b = next(b for b in self.boards if (b.suite, b.version, b.profile, b.track)
-                             == (scoring.RANKED_SUITE, version, "cpu", track))
+                             == (boards.RANKED_SUITE, version, "cpu", track))
                     parts.append(self.board_section(b))
         for b in self.boards:
-            if version and (b.suite, b.version, b.profile) == (scoring.RANKED_SUITE, version, "cpu") \
-                    and b.track in scoring.RANKED_TRACKS:
+            if version and (b.suite, b.version, b.profile) == (boards.RANKED_SUITE, version, "cpu") \
+                    and b.track in boards.RANKED_TRACKS:
                 continue
             parts.append(self.board_section(b))
         broken = {n: m for n, m in self.modules.items() if not hasattr(m, "metadata")}
@@ -152,10 +152,10 @@ class HomePage:
                 "custom": "custom hyperparameters (never ranked)"}.get(track, f"track {track}")
 
     def empty_board_section(self, version: str, track: str) -> str:
-        key = slug(f"{scoring.RANKED_SUITE}-v{version}-cpu-{track}")
+        key = slug(f"{boards.RANKED_SUITE}-v{version}-cpu-{track}")
         return (f"\n## Ranking: {self.track_label(track)} {{#{key}}}\n\n"
                 f"!!! note \"No records yet\"\n    The `{track}` board of suite "
-                f"`{scoring.RANKED_SUITE}` v{version} (profile `cpu`) has no records yet, so there "
+                f"`{boards.RANKED_SUITE}` v{version} (profile `cpu`) has no records yet, so there "
                 f"is no ranking to show. See [how to submit](submitting.md).\n")
 
     def board_note(self, b: Board) -> str:
@@ -257,7 +257,7 @@ class HomePage:
                f"Download the per-problem table: [{csv}](assets/data/{csv}).\n"]
         if not b.ranked:
             out.append(f"!!! info \"Not a ranking\"\n    Only the `tuned` and `defaults` tracks of suite "
-                       f"`{scoring.RANKED_SUITE}` are ranked; this board is a table, listed by SGM "
+                       f"`{boards.RANKED_SUITE}` are ranked; this board is a table, listed by SGM "
                        "cost. Cost = median calls to SOSP over all runs with a failure counted as "
                        f"{scoring.FAILURE_PENALTY:g} x budget; SGM = its shifted geometric mean over "
                        "the problems. See [methodology](methodology.md#boards).\n")

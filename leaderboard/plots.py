@@ -1,7 +1,7 @@
 """Matplotlib plots of the leaderboard: performance profiles, escape curves, throughput.
 
 Light SVG: text stays text (``svg.fonttype = "none"``: the browser draws it, nothing is turned
-into glyph outlines) and path coordinates are rounded to 0.1 px (:func:`_lighten`). Every plot
+into glyph outlines) and path coordinates are rounded to 0.1 px (leaderboard.svg). Every plot
 is drawn narrow and tall enough to be read on a 390 px phone screen; the page links each image
 to itself for the full size. Only a few entries are drawn in colour (``highlight``: the best few,
 plus the page's own entry on an entry page); the others are thin grey lines, so that 18 entries
@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import pathlib
-import re
 import shutil
 from typing import Any, Callable, Mapping, Sequence
 
@@ -29,14 +28,14 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.records import RunRecord  # noqa: E402
+from leaderboard import svg  # noqa: E402
+from leaderboard.svg import save  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "saddlebench", "svg.fonttype": "none", "font.size": 10,
                      "font.family": "sans-serif",
                      "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial", "sans-serif"],
                      "axes.spines.top": False, "axes.spines.right": False,
                      "legend.fontsize": 9, "axes.titlesize": 10, "axes.labelsize": 10})
-
-_SAVE = {"format": "svg", "metadata": {"Date": None, "Creator": None}}
 
 #: colours of the highlighted entries, in order of merit (colour-blind safe: Okabe-Ito)
 HIGHLIGHT = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
@@ -74,103 +73,18 @@ def styles(entries: Sequence[str], highlight: Sequence[str], own: str | None = N
     return out
 
 
-# ---------------------------------------------------------------------------- light SVG
-_NUM = re.compile(r"-?\d+\.\d{2,}")
-
-
-def _round(match: re.Match) -> str:
-    v = round(float(match.group(0)), 1)
-    return f"{v:g}" if v != 0 else "0"
-
-
-def _tenths(v: int) -> str:
-    """A coordinate in tenths of a pixel, written short ("12", "-0.3", "2.5")."""
-    return f"{v / 10:g}"
-
-
-def _pair(dx: int, dy: int) -> str:
-    """Two coordinates (tenths of a pixel), a space between them only where no sign is."""
-    y = _tenths(dy)
-    return _tenths(dx) + ("" if y.startswith("-") else " ") + y
-
-
-def _path_data(d: str) -> str:
-    """Path data with coordinates rounded to 0.1 px, repeated points dropped, and every point
-    after the first relative to the one before ("M72.5 200.9l1.2-0.3 1.1-0.4"): the same
-    path, exact to the 0.1 px (the steps are taken between rounded points, so no error adds
-    up), in about two thirds of the characters."""
-    d = _NUM.sub(_round, d)
-    if re.search(r"[^MLZz\d\s.e+-]", d):  # curves or arcs: keep the rounded original
-        return " ".join(d.split())
-    out: list[str] = []
-    cur = start = None  # current point and subpath start, in tenths of a pixel
-    prev = None  # the last command written ("l": a next lineto needs no letter)
-    for cmd, x, y in re.findall(r"([MLZz])\s*(?:(-?[\d.e+-]+)\s+(-?[\d.e+-]+))?", d):
-        if cmd in "Zz":
-            out.append("z")
-            cur, prev = start, None
-            continue
-        pt = (round(float(x) * 10), round(float(y) * 10))
-        if cmd == "L" and pt == cur:
-            continue
-        if cur is None:
-            out.append(f"M{_tenths(pt[0])} {_tenths(pt[1])}")
-            prev = "M"
-        else:
-            step = _pair(pt[0] - cur[0], pt[1] - cur[1])
-            if cmd == "L" and prev == "l":
-                out.append(step if step.startswith("-") else " " + step)
-            else:
-                out.append(("m" if cmd == "M" else "l") + step)
-            prev = "m" if cmd == "M" else "l"
-        if cmd == "M":
-            start = pt
-        cur = pt
-    return "".join(out)
-
-
-def _lighten(svg: str) -> str:
-    """Round the coordinates of path data and point lists to 0.1 px (invisible on screen)."""
-    svg = re.sub(r' d="([^"]*)"', lambda m: f' d="{_path_data(m.group(1))}"', svg)
-    svg = re.sub(r' points="([^"]*)"', lambda m: f' points="{_NUM.sub(_round, m.group(1))}"', svg)
-    svg = re.sub(r'(x|y|x1|x2|y1|y2)="(-?\d+\.\d{2,})"', lambda m: f'{m.group(1)}="{_round(re.match(_NUM, m.group(2)))}"', svg)
-    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
-    return _style_classes(svg)
-
-
-def _style_classes(svg: str) -> str:
-    """Each ``style="..."`` used more than once becomes a CSS class of one ``<style>`` block
-    (matplotlib repeats the same style on every line, tick and label)."""
-    from collections import Counter
-
-    counts = Counter(re.findall(r' style="([^"]*)"', svg))
-    names = {st: f"s{i}" for i, (st, n) in enumerate(counts.most_common()) if n > 1}
-    if not names:
-        return svg
-    svg = re.sub(r' style="([^"]*)"', lambda m: f' class="{names[m.group(1)]}"' if m.group(1) in names
-                 else m.group(0), svg)
-    css = "".join(f".{n}{{{st}}}" for st, n in names.items())
-    return re.sub(r"(<svg\b[^>]*>)", lambda m: f'{m.group(1)}\n<style>{css}</style>', svg, count=1)
-
-
-def save(fig, path: pathlib.Path) -> None:
-    import io
-
-    buf = io.StringIO()
-    fig.savefig(buf, **_SAVE)
-    plt.close(fig)
-    pathlib.Path(path).write_text(_lighten(buf.getvalue()), encoding="utf-8")
-
-
 # ---------------------------------------------------------------------------- cache
-_SOURCE = hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()[:16]
+#: what draws a plot: this module and its SVG writer (a change of either draws every plot again)
+_SOURCE = hashlib.sha256(pathlib.Path(__file__).read_bytes()
+                         + pathlib.Path(svg.__file__).read_bytes()).hexdigest()[:16]
 
 
 def cached(cache_dir: pathlib.Path | None, path: pathlib.Path, key: Any,
            draw: Callable[[pathlib.Path], None]) -> bool:
     """Copy the plot of ``key`` (any JSON data naming every input of the plot) from
     ``cache_dir`` to ``path``, or draw it with ``draw(path)`` and store it there. The key
-    includes this module's source, so a change of style draws every plot again. Returns whether
+    includes the source of this module and of leaderboard.svg, so a change of style draws every
+    plot again. Returns whether
     the plot came from the cache."""
     if cache_dir is None:
         draw(path)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench.records import RunRecord
-from leaderboard import scoring
+from leaderboard import boards, scoring
 from leaderboard.aggregate import problem_table
 from leaderboard.markdown import DASH, fmt_int, is_missing, slug
 
@@ -54,7 +54,7 @@ class Board:
         return f"suite `{self.suite}` v{self.version}, profile `{self.profile}`, track `{self.track}`"
 
 
-def make_board(b: scoring.BoardRecords) -> Board:
+def make_board(b: boards.BoardRecords) -> Board:
     suite, version, profile, track = b.key
     table = problem_table(b.records)
     rk = scoring.ranking(b.records, table=table) if b.ranked else pd.DataFrame(columns=scoring.RANKING_COLUMNS)
@@ -63,7 +63,7 @@ def make_board(b: scoring.BoardRecords) -> Board:
 
 
 def make_boards(records: Iterable[RunRecord]) -> list[Board]:
-    return [make_board(b) for b in scoring.split_boards(records)]
+    return [make_board(b) for b in boards.split_boards(records)]
 
 
 def ranked_version() -> str:
@@ -71,7 +71,7 @@ def ranked_version() -> str:
     try:
         from bench.suites import get_suite
 
-        return get_suite(scoring.RANKED_SUITE).version
+        return get_suite(boards.RANKED_SUITE).version
     except Exception:
         return ""
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from leaderboard import aggregate, scoring, terminal
+from leaderboard import aggregate, boards, scoring, terminal
 from tests.leaderboard.helpers import make_record, standard
 
 
@@ -199,12 +199,12 @@ def test_boards_split_by_track_and_profile():
     recs = _set() + [standard("A", "fam:p1", 0, 5), standard("A", "fam:p1", 0, 5, track="defaults"),
                      standard("A", "fam:p1", 0, 5, track="custom"),
                      make_record("A", "fam:p1", 0, 5, profile="cpu-fp32")]
-    keys = list(scoring.boards(recs))
+    keys = list(boards.boards(recs))
     assert keys[:2] == [("standard", "2", "cpu", "tuned"), ("standard", "2", "cpu", "defaults")]
     assert set(keys) == {("standard", "2", "cpu", "tuned"), ("standard", "2", "cpu", "defaults"),
                          ("standard", "2", "cpu", "custom"), ("smoke", "1", "cpu", "custom"),
                          ("smoke", "1", "cpu-fp32", "custom")}
-    ranked = {b.key for b in scoring.split_boards(recs) if b.ranked}
+    ranked = {b.key for b in boards.split_boards(recs) if b.ranked}
     assert ranked == {("standard", "2", "cpu", "tuned"), ("standard", "2", "cpu", "defaults")}
 
 
@@ -213,7 +213,7 @@ def test_boards_never_mix_harness_versions():
            for s in range(3)]
     new = [standard("A", "fam:p", s, 99, harness_version="new", created_at="2026-02-01T00:00:00")
            for s in range(2)]
-    (b,) = scoring.split_boards(old + new)
+    (b,) = boards.split_boards(old + new)
     assert b.harness_version == "new" and b.older_left_out == 3
     assert sorted(r.calls_to_sosp for r in b.records) == [99, 99]
 
@@ -228,7 +228,7 @@ def test_wallclock_grouped_by_hardware():
 
 def test_empty():
     assert scoring.ranking([]).empty
-    assert scoring.boards([]) == {}
+    assert boards.boards([]) == {}
 
 
 # ------------------------------------------------------------------ what "certified" bought

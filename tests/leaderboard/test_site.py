@@ -280,7 +280,7 @@ def test_path_data_relative_is_the_same_path():
     import random
     import re
 
-    from leaderboard.plots import _path_data
+    from leaderboard.svg import path_data as _path_data
 
     def absolute(d):
         out, cur, start, cmd, nums = [], None, None, None, []
