@@ -16,6 +16,8 @@ import sys
 import textwrap
 import time
 
+from bench.run_command import workers_type
+
 CLAIMS_RESULTS = pathlib.Path(__file__).resolve().parent.parent / "leaderboard" / "claims"
 
 
@@ -37,7 +39,7 @@ def add_command(subparsers) -> None:
     p.add_argument("--executor", default="local", choices=["local", "serial", "dask"],
                    help="how runs execute, as for bench run")
     p.add_argument("--scheduler", help="Dask scheduler address (with --executor dask)")
-    p.add_argument("-j", "--workers", type=int,
+    p.add_argument("-j", "--workers", type=workers_type,
                    help="worker processes (default: the claim's own if it sets one, else cores)")
     p.add_argument("--force", action="store_true", help="re-run runs already stored")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -61,7 +63,7 @@ def cmd_reproduce(args) -> int:
 def reproduce(claim, scale: str, root: pathlib.Path, args) -> int:
     """Run one claim, write its result and print its verdict; returns the number of runs that
     ended in error or timeout (their records are stored and reported)."""
-    from bench.claims import judge, result_data, result_path, store_root, write_result
+    from bench.claims import result_data, result_path, store_root, write_result
     from bench.executors import pending, run_tasks, stderr_progress
     from bench.runner import task_key
     from bench.store import ResultsStore

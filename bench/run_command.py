@@ -75,7 +75,7 @@ _budget_type = _bounded(int, MAX_BUDGET, "the budget in sample gradients",
                         "; leave --budget out to use the suite's (or the problem's) budget")
 _time_limit_type = _bounded(float, MAX_TIME_LIMIT, "the time limit per run in seconds",
                             "; leave --time-limit out to use the suite's limit")
-_workers_type = _bounded(int, MAX_WORKERS, "the number of worker processes",
+workers_type = _bounded(int, MAX_WORKERS, "the number of worker processes",
                          "; leave -j out to use one per core, or use --executor serial")
 _max_batch_type = _bounded(int, MAX_BATCH, "the number of seeds per batch",
                            "; leave --max-batch out for 256")
@@ -313,7 +313,7 @@ def add_command(subparsers) -> None:
                           "cluster (--scheduler, or a LocalCluster of -j workers)")
     run.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://host:port "
                                          "(with --executor dask)")
-    run.add_argument("-j", "--workers", type=_workers_type, help="worker processes (default: cores)")
+    run.add_argument("-j", "--workers", type=workers_type, help="worker processes (default: cores)")
     run.add_argument("--batch-seeds", action="store_true",
                      help="run the seeds of an entry that does not declare an elementwise update "
                           "(e.g. a torch.optim class) as one (S, d) batch; refused if a check "

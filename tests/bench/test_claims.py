@@ -40,6 +40,12 @@ def test_every_claim_is_described_in_the_projects_own_words(registry):
     assert ids == sorted(ids)
 
 
+def test_worker_count_is_checked_before_anything_runs(capsys, tmp_path):
+    assert main(["reproduce", "D1", "--reduced", "-j", "0", "--results", str(tmp_path)]) == 2
+    assert "number of worker processes" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_unknown_claim_is_a_user_error_naming_the_known_ones(capsys):
     assert main(["reproduce", "D999", "--results", "/nonexistent"]) == 2
     err = capsys.readouterr().err
